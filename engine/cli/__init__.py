@@ -1,0 +1,74 @@
+"""The engine's command line: ``python -m engine`` and every ``candor`` subcommand but ``view``.
+
+Each subcommand (or group) lives in its own module here, exposing ``register(subparsers)`` which
+adds its parser and sets ``func`` (called with the parsed arguments, returning an exit code). Every
+public module of this package is registered, in name order, in both ``candor`` and
+``python -m engine``; modules whose name starts with ``_`` are helpers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from engine import __version__
+from engine.errors import CandorError
+
+log = logging.getLogger("candor")
+
+
+def command_modules() -> list[str]:
+    """Modules under ``engine.cli`` that each register one subcommand (or a group of them)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser(prog: str = "python -m engine") -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Candor: a DICOM viewer with an embedded, honest AI engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"candor {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug); logs never contain patient data")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in command_modules():
+        importlib.import_module(f"engine.cli.{name}").register(sub)
+    return parser, sub
+
+
+def configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Dispatch parsed arguments; user-facing errors become one line on stderr and exit code 2."""
+    configure_logging(args.verbose)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(func(args) or EXIT_OK)
+    except CandorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly; the type only, never data that may identify a patient
+        log.debug("internal error", exc_info=True)
+        print(f"internal error ({type(exc).__name__}); run with -vv for details", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    return run(args, parser)

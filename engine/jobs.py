@@ -1,0 +1,233 @@
+"""The job API: how the viewer (or any caller) runs long engine work without blocking.
+
+Long engine functions take two keyword arguments and nothing GUI-specific::
+
+    def segment(volume, model, *, progress=None, cancel=None): ...
+
+``progress(fraction, stage)`` reports 0..1 progress, ``cancel.raise_if_cancelled()`` (also called by
+every progress report) stops the work with :class:`engine.errors.Cancelled`. :class:`JobRunner`
+runs such functions on worker threads and turns their reports into :class:`ProgressEvent` objects
+delivered to listeners; the Qt layer relays them to the GUI thread (``viewer/qt/jobs_bridge.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engine.errors import CandorError, Cancelled
+
+log = logging.getLogger(__name__)
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, fraction: float, stage: str = "") -> None: ...
+
+
+class CancelToken:
+    """Thread-safe flag the caller sets and the work polls."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+def report(progress: ProgressCallback | None, cancel: CancelToken | None,
+           fraction: float, stage: str = "") -> None:
+    """Helper for engine code: check for cancellation, then report progress if anyone listens."""
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    if progress is not None:
+        progress(fraction, stage)
+
+
+def sub_progress(progress: ProgressCallback | None, start: float, stop: float) -> ProgressCallback | None:
+    """Map a sub-task's 0..1 progress onto ``[start, stop]`` of the parent's range."""
+    if progress is None:
+        return None
+
+    def _sub(fraction: float, stage: str = "") -> None:
+        progress(start + (stop - start) * min(max(fraction, 0.0), 1.0), stage)
+
+    return _sub
+
+
+class JobState(enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    job_id: int
+    fraction: float
+    stage: str
+    eta_s: float | None
+    elapsed_s: float
+
+
+class Job:
+    """Handle on submitted work: progress listeners, cancel, result or a clear error."""
+
+    def __init__(self, job_id: int, name: str) -> None:
+        self.id = job_id
+        self.name = name
+        self.token = CancelToken()
+        self._state = JobState.PENDING
+        self._lock = threading.Lock()
+        self._progress_listeners: list[Callable[[ProgressEvent], None]] = []
+        self._done_listeners: list[Callable[[Job], None]] = []
+        self._future: Future | None = None
+        self._start: float | None = None
+        self.last_progress: ProgressEvent | None = None
+
+    # Listeners ------------------------------------------------------------------------------
+    def on_progress(self, fn: Callable[[ProgressEvent], None]) -> None:
+        """Call ``fn(event)`` on the worker thread for each progress report."""
+        self._progress_listeners.append(fn)
+
+    def on_done(self, fn: Callable[[Job], None]) -> None:
+        """Call ``fn(job)`` once the job has finished (immediately if it already has)."""
+        with self._lock:
+            if not self._state.finished:
+                self._done_listeners.append(fn)
+                return
+        fn(self)
+
+    # Control --------------------------------------------------------------------------------
+    @property
+    def state(self) -> JobState:
+        return self._state
+
+    def cancel(self) -> None:
+        """Ask the work to stop; it raises :class:`Cancelled` at its next progress report."""
+        self.token.cancel()
+        if self._future is not None and self._future.cancel():  # never started
+            self._finish(JobState.CANCELLED)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The work's return value; re-raises its error (``Cancelled`` if it was cancelled)."""
+        assert self._future is not None
+        return self._future.result(timeout)
+
+    @property
+    def error(self) -> BaseException | None:
+        if self._future is None or not self._future.done() or self._future.cancelled():
+            return None
+        return self._future.exception()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert self._future is not None
+        try:
+            self._future.exception(timeout)
+        except Exception:  # cancelled futures raise here
+            pass
+        return self._state.finished
+
+    # Internals ------------------------------------------------------------------------------
+    def _report(self, fraction: float, stage: str = "") -> None:
+        self.token.raise_if_cancelled()
+        now = time.perf_counter()
+        elapsed = now - (self._start or now)
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
+        event = ProgressEvent(self.id, fraction, stage, eta, elapsed)
+        self.last_progress = event
+        for fn in list(self._progress_listeners):
+            fn(event)
+
+    def _finish(self, state: JobState) -> None:
+        with self._lock:
+            if self._state.finished:
+                return
+            self._state = state
+            listeners, self._done_listeners = self._done_listeners, []
+        for fn in listeners:
+            try:
+                fn(self)
+            except Exception:  # a listener's bug must not hide the job's outcome
+                log.exception("job %s: done-listener failed", self.name)
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id}, name={self.name!r}, state={self._state.value})"
+
+
+class JobRunner:
+    """Runs engine work on worker threads (torch, NumPy and SimpleITK release the GIL)."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, max_workers: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="candor-job")
+        self._jobs: dict[int, Job] = {}
+
+    def submit(self, fn: Callable[..., Any], *args: Any, name: str | None = None,
+               on_progress: Callable[[ProgressEvent], None] | None = None,
+               on_done: Callable[[Job], None] | None = None, **kwargs: Any) -> Job:
+        """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` on a worker; return its :class:`Job`.
+
+        Listeners given here are attached before the work starts, so they miss no event.
+        """
+        job = Job(next(self._ids), name or getattr(fn, "__name__", "job"))
+        if on_progress is not None:
+            job.on_progress(on_progress)
+        if on_done is not None:
+            job.on_done(on_done)
+        self._jobs[job.id] = job
+
+        def _run() -> Any:
+            job._state = JobState.RUNNING
+            job._start = time.perf_counter()
+            try:
+                job.token.raise_if_cancelled()
+                value = fn(*args, progress=job._report, cancel=job.token, **kwargs)
+            except Cancelled:
+                job._finish(JobState.CANCELLED)
+                raise
+            except CandorError:
+                job._finish(JobState.FAILED)
+                raise
+            except BaseException:
+                log.exception("job %s failed with an unexpected error", job.name)
+                job._finish(JobState.FAILED)
+                raise
+            job._finish(JobState.DONE)
+            return value
+
+        job._future = self._pool.submit(_run)
+        return job
+
+    @property
+    def active(self) -> list[Job]:
+        return [j for j in self._jobs.values() if not j.state.finished]
+
+    def shutdown(self, cancel: bool = True, wait: bool = True) -> None:
+        """Cancel running work (if asked) and join the worker threads."""
+        if cancel:
+            for job in self.active:
+                job.cancel()
+        self._pool.shutdown(wait=wait, cancel_futures=cancel)

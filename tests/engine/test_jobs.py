@@ -1,0 +1,87 @@
+"""The job API: progress events, cancellation within a second, results and clear errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.errors import Cancelled, InputError
+from engine.jobs import JobRunner, JobState, report, sub_progress
+
+
+def _count(n, *, progress=None, cancel=None):
+    total = 0
+    for i in range(n):
+        total += i
+        report(progress, cancel, (i + 1) / n, "counting")
+    return total
+
+
+def _forever(*, progress=None, cancel=None):
+    i = 0
+    while True:
+        time.sleep(0.01)
+        i += 1
+        report(progress, cancel, min(i / 1000, 0.99), "spinning")
+
+
+@pytest.fixture
+def runner():
+    r = JobRunner(max_workers=2)
+    yield r
+    r.shutdown()
+
+
+def test_result_and_progress_events(runner):
+    events = []
+    job = runner.submit(_count, 50, name="count", on_progress=events.append)
+    assert job.result(timeout=10) == sum(range(50))
+    assert job.state is JobState.DONE
+    assert events, "no progress events were delivered"
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert all(e.stage == "counting" for e in events)
+    assert events[-1].eta_s == pytest.approx(0.0, abs=1e-6)
+
+
+def test_cancel_stops_work_within_a_second(runner):
+    started = threading.Event()
+    job = runner.submit(_forever, name="spin", on_progress=lambda e: started.set())
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(timeout=5)
+    assert time.perf_counter() - t0 < 1.0
+    assert job.state is JobState.CANCELLED
+
+
+def test_user_error_is_reported_as_failed(runner):
+    def bad(*, progress=None, cancel=None):
+        raise InputError("this folder holds no images")
+
+    done = threading.Event()
+    job = runner.submit(bad, on_done=lambda j: done.set())
+    assert done.wait(5)
+    assert job.state is JobState.FAILED
+    assert isinstance(job.error, InputError)
+    assert "no images" in str(job.error)
+
+
+def test_sub_progress_maps_ranges():
+    seen = []
+    sub = sub_progress(lambda f, s="": seen.append(f), 0.5, 1.0)
+    sub(0.0)
+    sub(0.5)
+    sub(1.0)
+    assert seen == [0.5, 0.75, 1.0]
+
+
+def test_shutdown_cancels_running_jobs():
+    r = JobRunner()
+    job = r.submit(_forever)
+    time.sleep(0.05)
+    r.shutdown(cancel=True, wait=True)
+    assert job.state is JobState.CANCELLED

@@ -1,0 +1,1 @@
+"""PySide6 widgets: thin views bound to ``viewer.state`` models."""

@@ -1,0 +1,36 @@
+"""Relay engine job events (from worker threads) to the Qt GUI thread as signals."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.jobs import Job, ProgressEvent
+
+
+def submit_watched(runner, fn, *args, parent: QObject | None = None, **kwargs) -> "JobWatcher":
+    """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts."""
+    watcher = JobWatcher(parent)
+    watcher.job = runner.submit(fn, *args, on_progress=watcher._relay_progress,
+                                on_done=watcher._relay_done, **kwargs)
+    return watcher
+
+
+class JobWatcher(QObject):
+    """Emits ``progress(ProgressEvent)`` and ``finished(Job)`` in the GUI thread for one job.
+
+    Signals emitted from the worker thread reach slots of objects living in the GUI thread through
+    Qt's queued connections, so slots can touch widgets safely.
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.job: Job | None = None
+
+    def _relay_progress(self, event: ProgressEvent) -> None:
+        self.progress.emit(event)
+
+    def _relay_done(self, job: Job) -> None:
+        self.finished.emit(job)
