@@ -33,7 +33,7 @@ test: install
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
-test-installer: install
+test-installer: installer
 	$(PY) -m pytest -m slow tests/installer $(PYTEST_ARGS)
 
 bench: install
@@ -43,6 +43,7 @@ train-default: install
 	$(PY) -m engine.training.train_default
 
 installer: install
+	$(PY) -m pip install -q $(PIP_ARGS) -e ".[installer]"
 	$(PY) installer/build.py
 
 clean:
