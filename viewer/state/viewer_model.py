@@ -1,0 +1,143 @@
+"""The viewer's whole state, Qt-free: layers, crosshair, window/level and layout.
+
+Other features add layers through ``model.layers`` (see docs/ARCHITECTURE.md, "Viewer state"):
+``add_labels(volume, table, name=…)``, ``add_heatmap(volume, name=…, colormap=…, value_range=…)``,
+``active_labels``, ``remove(layer)``; they listen to ``model.events.image`` to learn that a new
+study replaced the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from psygnal import Signal, SignalGroup
+
+from engine.volume import Volume
+from viewer.state.cursor import Cursor
+from viewer.state.layers import Layer, LayerList
+from viewer.state.orientation import DisplayGrid
+from viewer.state.window import MR_AUTO, WindowLevel, preset, preset_for_key
+
+log = logging.getLogger(__name__)
+
+LAYOUTS = ("1x3", "2x2", "single")
+VIEWS = ("axial", "coronal", "sagittal", "3d")
+
+
+class ViewerEvents(SignalGroup):
+    image = Signal(object)      # the new base image layer (or None when closed)
+    layout = Signal(str)
+    focused = Signal(str)       # the view shown by the "single" layout
+    reset = Signal()            # Home: views reset zoom/pan
+
+
+class ViewerModel:
+    """Everything the views show; views subscribe to its events and keep no state of their own."""
+
+    def __init__(self) -> None:
+        self.events = ViewerEvents()
+        self.layers = LayerList()
+        self.cursor = Cursor()
+        self.window = WindowLevel()
+        self.grid: DisplayGrid | None = None
+        self._layout = "1x3"
+        self._focused = "axial"
+        self.layers.events.removed.connect(self._on_removed)
+
+    # The study ------------------------------------------------------------------------------
+    def open_volume(self, volume: Volume, name: str | None = None):
+        """Replace whatever is shown by ``volume`` (drops all overlays) and return its image layer."""
+        self.layers.clear()
+        self.grid = DisplayGrid.for_geometry(volume.geometry)
+        layer = self.layers.add_image(volume, name)
+        self.cursor.reset(self.grid)
+        self.apply_default_window()
+        self.events.image.emit(layer)
+        return layer
+
+    @property
+    def image(self):
+        return self.layers.image
+
+    @property
+    def modality(self) -> str:
+        return self.image.volume.modality.upper() if self.image is not None else ""
+
+    def display(self, layer: Layer) -> np.ndarray:
+        """``layer``'s array on the display grid (a view; see viewer.state.orientation)."""
+        assert self.grid is not None, "no image is open"
+        return self.grid.view(layer.volume.array)
+
+    def _on_removed(self, _index: int, layer: Layer) -> None:
+        if self.layers.image is None and self.grid is not None:
+            self.grid = None
+            self.cursor.reset(None)
+            self.events.image.emit(None)
+
+    # Window/level ---------------------------------------------------------------------------
+    def apply_default_window(self) -> None:
+        volume = self.image.volume
+        header = volume.metadata.get("window_presets") or []
+        if header:
+            center, width = header[0]
+            self.window.set(center, width, "Header")
+        elif volume.modality.upper() == "CT":
+            body = str(volume.metadata.get("body_part", "")).upper()
+            name = "CT brain" if (not body or "HEAD" in body or "BRAIN" in body) else "CT abdomen"
+            self.window.apply(preset(name))
+        else:
+            self.window.apply(MR_AUTO, self.display(self.image))
+
+    def apply_preset(self, name: str) -> None:
+        self.window.apply(preset(name), self.display(self.image) if self.image else None)
+
+    def apply_preset_key(self, key: str) -> bool:
+        """Keys 1–5: the modality's presets. Returns False when the key means nothing here."""
+        p = preset_for_key(self.modality, key)
+        if p is None or self.image is None:
+            return False
+        self.window.apply(p, self.display(self.image))
+        return True
+
+    # Layout ---------------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        return self._layout
+
+    @layout.setter
+    def layout(self, value: str) -> None:
+        if value not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}")
+        if value != self._layout:
+            self._layout = value
+            self.events.layout.emit(value)
+
+    @property
+    def focused(self) -> str:
+        return self._focused
+
+    @focused.setter
+    def focused(self, view: str) -> None:
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}")
+        if view != self._focused:
+            self._focused = view
+            self.events.focused.emit(view)
+
+    def toggle_maximise(self, view: str) -> None:
+        """Double-click: show ``view`` alone, or go back to the previous multi-view layout."""
+        if self._layout == "single" and self._focused == view:
+            self.layout = getattr(self, "_previous_layout", "1x3")
+        else:
+            if self._layout != "single":
+                self._previous_layout = self._layout
+            self.focused = view
+            self.layout = "single"
+
+    def reset(self) -> None:
+        """Home: crosshair to the centre, default window, views refit."""
+        if self.grid is not None:
+            self.cursor.reset(self.grid)
+            self.apply_default_window()
+        self.events.reset.emit()
