@@ -1,16 +1,42 @@
 """Reading scans: folder scan, DICOM series assembly, NIfTI/NRRD/MHA, and a DICOM series writer.
 
-Public API (stable):
+Public API (stable; everything else in this package is internal):
 
-* ``load(path, series_uid=None, *, progress=None, cancel=None) -> Volume`` — a folder, a DICOM
-  file, a DICOMDIR, ``.nii``/``.nii.gz``, ``.nrrd``, ``.mha``/``.mhd``.
-* ``scan(path, *, progress=None, cancel=None) -> ScanResult`` — headers-only scan of a folder.
-* ``write_series(volume, folder, *, modality=..., ...) -> list[Path]`` — a real DICOM series.
+``load(path, series_uid=None, *, progress=None, cancel=None) -> Volume``
+    ``path`` is a folder (scanned recursively), a DICOM file, a DICOMDIR, or a ``.nii``,
+    ``.nii.gz``, ``.nrrd``, ``.nhdr``, ``.mha``, ``.mhd`` file. For DICOM, ``series_uid`` picks a
+    stack (a ``ScanResult.series[i].series_uid``); without it the largest image stack is loaded
+    and ``metadata["picked_largest_of"]`` counts the candidates. Geometry follows ITK/SimpleITK;
+    irregular stacks carry warnings and ``metadata["slice_positions"]``.
+``scan(path, *, progress=None, cancel=None) -> ScanResult``
+    Headers-only, parallel scan: ``result.studies`` (``StudyInfo`` → ``series``/``localizers``),
+    ``result.series`` (every stack, ``SeriesInfo``), ``result.skipped`` (``Skipped(path, reason)``),
+    ``result.largest()``, ``result.find(uid)``, ``result.to_dict()`` (the ``candor scan --json``
+    document). SEG objects are ``SeriesInfo(kind="segmentation")`` in ``series.segmentations``.
+``load_series(info, *, progress=None, cancel=None) -> Volume``
+    Load a stack a scan found (the viewer's series browser does scan → pick → load_series).
+``regularize(volume, spacing=None, *, progress=None, cancel=None) -> Volume``
+    Resample an irregular stack (missing slices, uneven spacing, gantry tilt) to a regular grid.
+``write_image(volume, path) -> Path`` / ``read_image(path) -> Volume``
+    NIfTI/NRRD/MetaImage through SimpleITK, geometry preserved.
+``write_series(volume, folder, *, modality=None, series_description=..., patient_name=...,
+patient_id=..., study_uid=None, series_uid=None, frame_of_reference_uid=None,
+transfer_syntax=ExplicitVRLittleEndian, rescale=None, filename_pattern="IM{index:04d}.dcm",
+series_number=1, window=None, extra=None, edit=None) -> list[Path]``
+    A real single-frame CT/MR/PT DICOM series, one file per k slice (tests, demo, exporters).
 """
 
 from __future__ import annotations
 
-from engine.io._first import ScanResult, load, scan
+from engine.io.dicom_load import load_series
 from engine.io.dicom_write import write_series
+from engine.io.formats import read_image, write_image
+from engine.io.load import load, pick_series
+from engine.io.model import ScanResult, SeriesInfo, Skipped, StudyInfo
+from engine.io.resample import regularize
+from engine.io.scan import scan
 
-__all__ = ["ScanResult", "load", "scan", "write_series"]
+__all__ = [
+    "ScanResult", "SeriesInfo", "Skipped", "StudyInfo", "load", "load_series", "pick_series",
+    "read_image", "regularize", "scan", "write_image", "write_series",
+]

@@ -1,0 +1,332 @@
+"""Read one DICOM file's header (never its pixels) into a small, picklable :class:`SliceHeader`.
+
+Only the first few kilobytes of a file are read for a typical image; the byte offset and length of
+an uncompressed Pixel Data element are remembered so that the loader can later read the pixels
+straight into the volume (``readinto``) without parsing the header again. Non-identifying facts
+only: no patient name, ID or dates are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
+
+log = logging.getLogger(__name__)
+
+HEAD_BYTES = 16384
+SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+ENHANCED_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT",
+    "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT",
+    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR",
+    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR",
+    "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET",
+    "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET",
+}
+_RAW_SYNTAXES = {pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian}
+_EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"#!")
+
+
+class SkipFile(Exception):
+    """This file is not a usable image; the message says why (goes to ``ScanResult.skipped``)."""
+
+
+@dataclass
+class SliceHeader:
+    """What the scan and the loader need to know about one DICOM file."""
+
+    path: str
+    file_size: int
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    modality: str = "OT"
+    series_description: str = ""
+    study_description: str = ""
+    series_number: int | None = None
+    instance_number: int | None = None
+    acquisition_number: int | None = None
+    frame_uid: str = ""
+    rows: int = 0
+    columns: int = 0
+    frames: int = 1
+    samples: int = 1
+    bits_allocated: int = 16
+    bits_stored: int = 16
+    signed: bool = False
+    photometric: str = "MONOCHROME2"
+    pixel_spacing: tuple[float, float] | None = None  # (row spacing, column spacing) = (sy, sx)
+    orientation: tuple[float, ...] | None = None  # 6 direction cosines
+    position: tuple[float, float, float] | None = None
+    thickness: float | None = None
+    frame_index: int | None = None  # for one frame of a multi-frame object
+    slope: float = 1.0
+    intercept: float = 0.0
+    has_rescale: bool = False
+    transfer_syntax: str = pydicom.uid.ExplicitVRLittleEndian
+    pixel_offset: int | None = None  # byte offset of raw (uncompressed LE) pixel values
+    pixel_length: int | None = None
+    image_type: tuple[str, ...] = ()
+    phase_key: tuple = ()  # attributes that tell phases/echoes apart
+    windows: list[tuple[float, float]] = field(default_factory=list)
+    manufacturer: str = ""
+    body_part: str = ""
+    rescale_type: str = ""
+    referenced_series: list[str] = field(default_factory=list)  # SEG: the image series it labels
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_seg(self) -> bool:
+        return self.sop_class_uid == SEG_STORAGE
+
+    @property
+    def is_multiframe(self) -> bool:
+        return self.frames > 1 or self.sop_class_uid in ENHANCED_CLASSES
+
+    @property
+    def is_localizer(self) -> bool:
+        return "LOCALIZER" in self.image_type
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * self.samples * ((self.bits_allocated + 7) // 8)
+
+
+def read_header(path: str | os.PathLike) -> SliceHeader:
+    """Parse ``path``'s header; raise :class:`SkipFile` with a reason if it is not a usable image."""
+    path = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise SkipFile("empty file (0 bytes)")
+        with open(path, "rb") as fp:
+            head = fp.read(HEAD_BYTES)
+            ds, offset = _parse(fp, head, size)
+    except SkipFile:
+        raise
+    except RecursionError:
+        raise SkipFile("malformed DICOM: sequences nested too deeply") from None
+    except MemoryError:
+        raise SkipFile("malformed DICOM: an element declares an impossible length") from None
+    except OSError as exc:
+        raise SkipFile(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except Exception as exc:  # pydicom raises many types on damaged files
+        raise SkipFile(f"damaged or truncated DICOM ({type(exc).__name__})") from None
+    return _to_header(path, size, ds, offset, head)
+
+
+def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
+    """Header dataset and, when pixel data follows, the offset of its element tag."""
+    force = False
+    if len(head) < 132 or head[128:132] != b"DICM":
+        if not _looks_like_raw_dicom(head):
+            raise SkipFile("not a DICOM file")
+        force = True
+    if len(head) < size:  # try the first chunk only; fall back to the whole file
+        try:
+            buf = io.BytesIO(head)
+            ds = pydicom.dcmread(buf, stop_before_pixels=True, force=force)
+            if _stopped_at_pixels(head, buf.tell()):
+                return ds, buf.tell()
+        except Exception:
+            pass
+    fp.seek(0)
+    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force)
+    at = fp.tell()
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:  # position is in the inflated stream
+        return ds, (-1 if "Rows" in ds else None)
+    return ds, (at if at < size else None)
+
+
+def _stopped_at_pixels(head: bytes, at: int) -> bool:
+    return head[at:at + 4] in (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+
+
+def _looks_like_raw_dicom(head: bytes) -> bool:
+    """A file without preamble that starts with a group 0002/0008 element (old ACR-NEMA style)."""
+    if len(head) < 8:
+        return False
+    group, elem = struct.unpack("<HH", head[:4])
+    return group in (0x0002, 0x0008) and elem < 0x0100
+
+
+def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: bytes) -> SliceHeader:
+    meta = getattr(ds, "file_meta", None) or {}
+    sop_class = str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "") or "")
+    if sop_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
+        raise SkipFile("DICOMDIR (an index; the images it lists are read directly)")
+    if "SeriesInstanceUID" not in ds:
+        raise SkipFile("DICOM without a series (not an image)")
+    is_seg = sop_class == SEG_STORAGE
+    if offset is None and not is_seg:
+        name = UID(sop_class).name if sop_class else "unknown object"
+        raise SkipFile(f"no image data ({name})")
+    h = SliceHeader(
+        path=path, file_size=size, sop_class_uid=sop_class,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+        series_uid=str(ds.SeriesInstanceUID),
+        modality=str(ds.get("Modality", "") or "OT"),
+        series_description=str(ds.get("SeriesDescription", "") or ""),
+        study_description=str(ds.get("StudyDescription", "") or ""),
+        series_number=_int(ds.get("SeriesNumber")),
+        instance_number=_int(ds.get("InstanceNumber")),
+        acquisition_number=_int(ds.get("AcquisitionNumber")),
+        frame_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
+        manufacturer=str(ds.get("Manufacturer", "") or ""),
+        body_part=str(ds.get("BodyPartExamined", "") or ""),
+        rescale_type=str(ds.get("RescaleType", "") or ""),
+        image_type=tuple(str(v).upper() for v in _list(ds.get("ImageType"))),
+    )
+    h.transfer_syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")
+                            or pydicom.uid.ImplicitVRLittleEndian)
+    if head[:4] in _EXECUTABLE_MAGIC or head[:2] in _EXECUTABLE_MAGIC:
+        h.warnings.append("a file's preamble holds an executable header (a possible DICOM/"
+                          "executable polyglot); only the image data was read")
+    if is_seg:
+        h.referenced_series = _referenced_series(ds)
+        return h
+    _image_facts(h, ds)
+    _pixel_location(h, offset, head, path)
+    return h
+
+
+def _image_facts(h: SliceHeader, ds: Dataset) -> None:
+    h.rows, h.columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if h.rows <= 0 or h.columns <= 0:
+        raise SkipFile("image without rows/columns")
+    h.frames = max(1, _int(ds.get("NumberOfFrames")) or 1)
+    h.samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    h.bits_allocated = int(ds.get("BitsAllocated", 16) or 16)
+    h.bits_stored = int(ds.get("BitsStored", h.bits_allocated) or h.bits_allocated)
+    if h.bits_allocated not in (1, 8, 16, 32, 64) or not 1 <= h.bits_stored <= h.bits_allocated:
+        raise SkipFile(f"unsupported pixel layout (BitsAllocated {h.bits_allocated}, "
+                       f"BitsStored {h.bits_stored})")
+    h.signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    h.photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2").upper()
+    h.pixel_spacing = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
+    h.orientation = _floats(ds.get("ImageOrientationPatient"), 6)
+    h.position = _floats(ds.get("ImagePositionPatient"), 3)
+    h.thickness = _float(ds.get("SliceThickness"), 0.0) or None
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds:
+        slope = _float(ds.get("RescaleSlope"), 1.0)
+        h.slope = slope if slope not in (0.0, None) else 1.0
+        h.intercept = _float(ds.get("RescaleIntercept"), 0.0)
+        h.has_rescale = True
+    h.windows = _windows(ds)
+    h.phase_key = tuple(str(ds.get(k, "")) for k in (
+        "TemporalPositionIdentifier", "EchoNumbers", "TriggerTime", "DiffusionBValue"))
+
+
+def _pixel_location(h: SliceHeader, offset: int | None, head: bytes, path: str) -> None:
+    """Remember where raw pixel values start; refuse sizes the file cannot hold."""
+    if offset is None:
+        return
+    need = h.frame_bytes * h.frames if h.bits_allocated != 1 else (h.rows * h.columns * h.frames + 7) // 8
+    if h.transfer_syntax not in _RAW_SYNTAXES or offset < 0:
+        if need > max(h.file_size, 1) * 2000:  # no codec reaches this ratio on images
+            raise SkipFile(f"declares {h.rows}×{h.columns}×{h.frames} pixels but holds only "
+                           f"{h.file_size} bytes")
+        return
+    element = head[offset:offset + 12] if offset + 12 <= len(head) else _read_at(path, offset, 12)
+    implicit = h.transfer_syntax == pydicom.uid.ImplicitVRLittleEndian
+    if implicit:
+        length, start = struct.unpack("<I", element[4:8])[0], offset + 8
+    elif element[4:6] in (b"OB", b"OW", b"OD", b"OF", b"OL", b"UN", b"OV"):
+        length, start = struct.unpack("<I", element[8:12])[0], offset + 12
+    else:
+        length, start = struct.unpack("<H", element[6:8])[0], offset + 8
+    if length == 0xFFFFFFFF:
+        raise SkipFile("encapsulated pixel data in an uncompressed transfer syntax")
+    if need > length or start + need > h.file_size:
+        raise SkipFile(f"truncated pixel data: {h.rows}×{h.columns}×{h.frames} pixels declared, "
+                       f"{max(0, min(length, h.file_size - start))} bytes present")
+    if element[:4] == b"\xe0\x7f\x10\x00":
+        h.pixel_offset, h.pixel_length = start, length
+
+
+def _read_at(path: str, offset: int, n: int) -> bytes:
+    with open(path, "rb") as fp:
+        fp.seek(offset)
+        return fp.read(n)
+
+
+def _referenced_series(ds: Dataset) -> list[str]:
+    out = []
+    for item in ds.get("ReferencedSeriesSequence", []) or []:
+        uid = item.get("SeriesInstanceUID")
+        if uid:
+            out.append(str(uid))
+    return out
+
+
+def _windows(ds: Dataset) -> list[tuple[float, float]]:
+    centers, widths = _list(ds.get("WindowCenter")), _list(ds.get("WindowWidth"))
+    out = []
+    for c, w in zip(centers, widths):
+        try:
+            c, w = float(c), float(w)
+        except (TypeError, ValueError):
+            continue
+        if w > 0 and abs(c) < 1e7 and w < 1e7:
+            out.append((c, w))
+    return out
+
+
+def _list(value: Any) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return list(value)
+    return [value]
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        vals = tuple(float(v) for v in _list(value))
+    except (TypeError, ValueError):
+        return None
+    if len(vals) != n or not all(abs(v) < 1e9 and v == v for v in vals):
+        return None
+    return vals
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return default
+    return v if v == v and abs(v) < 1e12 else default
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def decoder_hint(transfer_syntax: str) -> str:
+    """Which package decodes ``transfer_syntax`` (for 'missing decoder' messages)."""
+    uid = UID(transfer_syntax)
+    if uid in pydicom.uid.JPEGLSTransferSyntaxes:
+        return "pyjpegls (pip install pyjpegls)"
+    if uid in pydicom.uid.JPEG2000TransferSyntaxes:
+        return "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"
+    if uid == pydicom.uid.RLELossless:
+        return "pylibjpeg-rle (pip install pylibjpeg pylibjpeg-rle)"
+    if uid in pydicom.uid.JPEGTransferSyntaxes:
+        return "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)"
+    return "python-gdcm (pip install python-gdcm)"

@@ -1,0 +1,225 @@
+"""Fill a preallocated volume array slice by slice, in place, from DICOM files.
+
+Uncompressed little-endian pixels are read with ``readinto`` straight into the volume (or into a
+per-thread slice buffer when values must be converted); everything else (compressed, big endian,
+deflated) goes through pydicom's decoders one file at a time. Never a float64 copy of the volume:
+output is the stored integer type when rescale is the identity or exact in that type, float32
+when slopes/intercepts vary or are fractional.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+
+from engine.errors import CandorError, InputError, UnsupportedError
+from engine.io.headers import SliceHeader, decoder_hint
+from engine.jobs import CancelToken, ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+MAX_VOLUME_BYTES = 32 * 1024**3
+
+
+@dataclass(frozen=True)
+class PixelPlan:
+    stored: np.dtype  # dtype of stored values
+    out: np.dtype  # dtype of the volume
+    rescales: list[tuple[float, float]]  # per slice, k order
+    invert: bool  # MONOCHROME1: stored values are inverted so that higher = brighter
+    deferred: bool  # integer rescale applied after reading, once the value range is known
+    mask_bits: int  # BitsStored when smaller than BitsAllocated, else 0
+    signed: bool
+
+    @property
+    def stored_range(self) -> tuple[int, int]:
+        bits = self.mask_bits or self.stored.itemsize * 8
+        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if self.signed else (0, (1 << bits) - 1)
+
+
+def plan_pixels(headers: list[SliceHeader]) -> PixelPlan:
+    h = headers[0]
+    if h.samples != 1:
+        raise UnsupportedError(f"colour images ({h.photometric}) cannot be loaded as a volume")
+    if h.bits_allocated not in (8, 16, 32):
+        raise UnsupportedError(f"{h.bits_allocated}-bit pixels are not supported in image series")
+    if any(x.bits_allocated != h.bits_allocated or x.signed != h.signed for x in headers):
+        raise InputError("slices of this stack store pixels in different formats")
+    stored = np.dtype(f"{'i' if h.signed else 'u'}{h.bits_allocated // 8}")
+    rescales = [(x.slope, x.intercept) for x in headers]
+    mask = h.bits_stored if h.bits_stored < h.bits_allocated else 0
+    plan = PixelPlan(stored, stored, rescales, h.photometric == "MONOCHROME1", False, mask, h.signed)
+    return _choose_output(plan)
+
+
+def _choose_output(plan: PixelPlan) -> PixelPlan:
+    pairs = set(plan.rescales)
+    if pairs == {(1.0, 0.0)}:
+        return plan
+    slope, intercept = next(iter(pairs))
+    exact = len(pairs) == 1 and float(slope).is_integer() and float(intercept).is_integer()
+    if not exact:
+        return _replace(plan, out=np.dtype(np.float32))
+    lo, hi = sorted(slope * v + intercept for v in plan.stored_range)
+    for dtype in (plan.stored, np.dtype(np.int16), np.dtype(np.uint16)):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return _replace(plan, out=dtype)
+    return _replace(plan, deferred=True)  # read stored values, rescale in place if they fit
+
+
+def _replace(plan: PixelPlan, **kw) -> PixelPlan:
+    from dataclasses import replace
+
+    return replace(plan, **kw)
+
+
+def allocate(shape: tuple[int, int, int], dtype: np.dtype) -> np.ndarray:
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes > MAX_VOLUME_BYTES:
+        raise InputError(f"the volume would need {nbytes / 1024**3:.1f} GiB; larger than Candor "
+                         f"loads ({MAX_VOLUME_BYTES // 1024**3} GiB)")
+    try:
+        return np.empty(shape, dtype=dtype)
+    except MemoryError:
+        raise InputError(f"not enough memory for a {nbytes / 1024**3:.1f} GiB volume") from None
+
+
+def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
+         progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+         workers: int | None = None) -> np.ndarray:
+    """Read every slice into ``array[k]``; return the final array (a new one only if widened)."""
+    filler = _SliceFiller(array, plan)
+    n = len(headers)
+    raw = [k for k, h in enumerate(headers) if h.pixel_offset is not None]
+    coded = [k for k, h in enumerate(headers) if h.pixel_offset is None]
+    done = 0
+    workers = workers or min(4, (os.cpu_count() or 2) + 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="candor-load") as pool:
+        for ks, fn in ((raw, filler.raw), (coded, filler.decoded)):
+            step = max(8, workers * 8)
+            for start in range(0, len(ks), step):
+                chunk = ks[start:start + step]
+                list(pool.map(lambda k: fn(k, headers[k]), chunk))
+                done += len(chunk)
+                report(progress, cancel, done / n, f"reading pixels ({done}/{n})")
+    if plan.deferred:
+        return _apply_deferred(array, plan, filler.lo, filler.hi)
+    return array
+
+
+class _SliceFiller:
+    def __init__(self, array: np.ndarray, plan: PixelPlan) -> None:
+        self.array, self.plan = array, plan
+        self.local = threading.local()
+        self.direct = (plan.out == plan.stored and not plan.invert and not plan.mask_bits
+                       and (plan.deferred or set(plan.rescales) == {(1.0, 0.0)}))
+        self.lock = threading.Lock()
+        self.lo, self.hi = np.inf, -np.inf
+
+    def _scratch(self) -> np.ndarray:
+        buf = getattr(self.local, "buf", None)
+        if buf is None:
+            buf = self.local.buf = np.empty(self.array.shape[1:], dtype=self.plan.stored)
+        return buf
+
+    def raw(self, k: int, h: SliceHeader) -> None:
+        target = self.array[k] if self.direct else self._scratch()
+        with open(h.path, "rb") as fp:
+            fp.seek(h.pixel_offset)
+            got = fp.readinto(memoryview(target).cast("B"))
+        if got != target.nbytes:
+            raise InputError(f"a file of this series is truncated ({os.path.basename(h.path)})")
+        if not self.direct:
+            self._convert(k, target)
+        elif self.plan.deferred:
+            self._track(target)
+
+    def decoded(self, k: int, h: SliceHeader) -> None:
+        pixels = _decode(h)
+        if pixels.shape != self.array.shape[1:]:
+            raise InputError(f"a slice has {pixels.shape} pixels, the stack "
+                             f"{self.array.shape[1:]} ({os.path.basename(h.path)})")
+        scratch = self._scratch()
+        scratch[...] = pixels  # pydicom already applied BitsStored and the sign
+        self._convert(k, scratch, masked=True)
+
+    def _convert(self, k: int, raw: np.ndarray, masked: bool = False) -> None:
+        plan = self.plan
+        if plan.mask_bits and not masked:
+            _apply_bits_stored(raw, plan.mask_bits, plan.signed)
+        if plan.invert:
+            lo, hi = plan.stored_range
+            np.subtract(lo + hi, raw, out=raw, casting="unsafe")
+        out = self.array[k]
+        slope, intercept = plan.rescales[k]
+        if plan.deferred or (slope, intercept) == (1.0, 0.0):
+            out[...] = raw
+            if plan.deferred:
+                self._track(raw)
+        elif out.dtype == np.float32:
+            np.multiply(raw, np.float32(slope), out=out, dtype=np.float32)
+            out += np.float32(intercept)
+        else:
+            wide = raw.astype(np.int64) * int(slope) + int(intercept)
+            out[...] = wide
+
+    def _track(self, values: np.ndarray) -> None:
+        lo, hi = values.min(), values.max()
+        with self.lock:
+            self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+
+def _apply_bits_stored(raw: np.ndarray, bits: int, signed: bool) -> None:
+    """Keep the low ``bits`` bits (overlays or garbage may live above them); sign-extend."""
+    width = raw.dtype.itemsize * 8
+    if signed:
+        shift = width - bits
+        np.left_shift(raw, shift, out=raw)
+        np.right_shift(raw, shift, out=raw)
+    else:
+        np.bitwise_and(raw, (1 << bits) - 1, out=raw)
+
+
+def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) -> np.ndarray:
+    """Integer rescale shared by all slices, applied once the real value range is known."""
+    slope, intercept = int(plan.rescales[0][0]), int(plan.rescales[0][1])
+    out_lo, out_hi = sorted((slope * int(lo) + intercept, slope * int(hi) + intercept))
+    info = np.iinfo(array.dtype)
+    if info.min <= out_lo and out_hi <= info.max:
+        for k in range(array.shape[0]):  # slice by slice: a small int64 temporary only
+            array[k] = array[k].astype(np.int64) * slope + intercept
+        return array
+    log.debug("rescaled values exceed %s; widening to int32", array.dtype)
+    wide = np.empty(array.shape, dtype=np.int32)
+    for k in range(array.shape[0]):
+        wide[k] = array[k].astype(np.int64) * slope + intercept
+    return wide
+
+
+def _decode(h: SliceHeader) -> np.ndarray:
+    try:
+        ds = pydicom.dcmread(h.path)
+        if h.frame_index is not None:
+            from pydicom.pixels import pixel_array
+
+            return pixel_array(ds, index=h.frame_index)
+        return ds.pixel_array
+    except CandorError:
+        raise
+    except (RuntimeError, NotImplementedError) as exc:
+        if "decod" in str(exc).lower() or "plugin" in str(exc).lower() or "install" in str(exc).lower():
+            syntax = pydicom.uid.UID(h.transfer_syntax)
+            raise UnsupportedError(f"no decoder for {syntax.name} is installed; install "
+                                   f"{decoder_hint(h.transfer_syntax)}") from None
+        raise InputError(f"pixel data of {os.path.basename(h.path)} cannot be decoded "
+                         f"({type(exc).__name__})") from None
+    except Exception as exc:
+        raise InputError(f"pixel data of {os.path.basename(h.path)} is damaged "
+                         f"({type(exc).__name__})") from None

@@ -1,0 +1,104 @@
+"""Folder scan: find files, read their headers in parallel, group them (see :mod:`grouping`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.io.dicomdir import dicomdir_files, is_dicomdir
+from engine.io.grouping import group
+from engine.io.headers import SkipFile, SliceHeader, read_header
+from engine.io.model import ScanResult, Skipped
+from engine.jobs import CancelToken, ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 200_000
+_CHUNK = 64
+
+
+def workers() -> int:
+    """Header reads are short and mostly I/O: a few threads overlap disk latency."""
+    return max(2, min(8, (os.cpu_count() or 2) * 2))
+
+
+def scan(path: str | os.PathLike, *, progress: ProgressCallback | None = None,
+         cancel: CancelToken | None = None) -> ScanResult:
+    """Scan a folder (recursively), a DICOMDIR or a single DICOM file; headers only."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"{root} does not exist")
+    report(progress, cancel, 0.0, "finding files")
+    skipped: list[Skipped] = []
+    if root.is_dir():
+        files = list(_walk(root, skipped, cancel))
+        base = root
+    elif is_dicomdir(root):
+        files = dicomdir_files(root, skipped)
+        base = root.parent
+    else:
+        files, base = [root], root.parent
+    headers = read_headers(files, skipped, progress=progress, cancel=cancel)
+    result = group(headers, str(base), skipped)
+    log.info("scan: %d files, %d stacks, %d skipped", len(files), len(result.series),
+             len(result.skipped))
+    report(progress, cancel, 1.0, "done")
+    return result
+
+
+def _walk(root: Path, skipped: list[Skipped], cancel: CancelToken | None) -> Iterable[Path]:
+    """Every regular file under ``root``; symlinked folders are not followed (no loops)."""
+    count = 0
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        report(None, cancel, 0.0)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(str(folder), f"folder cannot be read ({exc.strerror})"))
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file():
+                    if entry.name.upper() == "DICOMDIR" or entry.name.startswith("."):
+                        continue  # the index itself; hidden files (.DS_Store…)
+                    count += 1
+                    if count > MAX_FILES:
+                        raise InputError(f"more than {MAX_FILES} files under {root}; "
+                                         "choose a smaller folder")
+                    yield Path(entry.path)
+            except OSError as exc:
+                skipped.append(Skipped(entry.path, f"cannot be read ({exc.strerror})"))
+
+
+def read_headers(files: list[Path], skipped: list[Skipped], *,
+                 progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> list[SliceHeader]:
+    """Headers of ``files`` (threads, in chunks so that cancel stops within a chunk)."""
+    headers: list[SliceHeader] = []
+    total = max(len(files), 1)
+    with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="candor-scan") as pool:
+        for start in range(0, len(files), _CHUNK * workers()):
+            batch = files[start:start + _CHUNK * workers()]
+            for path, outcome in zip(batch, pool.map(_safe_header, batch)):
+                if isinstance(outcome, SliceHeader):
+                    headers.append(outcome)
+                else:
+                    skipped.append(Skipped(str(path), outcome))
+            report(progress, cancel, 0.95 * min(1.0, (start + len(batch)) / total),
+                   f"reading headers ({start + len(batch)}/{len(files)})")
+    return headers
+
+
+def _safe_header(path: Path) -> SliceHeader | str:
+    try:
+        return read_header(path)
+    except SkipFile as exc:
+        return str(exc)
