@@ -28,13 +28,24 @@ series_number=1, window=None, extra=None, edit=None) -> list[Path]``
 
 from __future__ import annotations
 
-from engine.io.dicom_load import load_series
-from engine.io.dicom_write import write_series
-from engine.io.formats import read_image, write_image
-from engine.io.load import load, pick_series
-from engine.io.model import ScanResult, SeriesInfo, Skipped, StudyInfo
-from engine.io.resample import regularize
-from engine.io.scan import scan
+import logging as _logging
+import warnings as _warnings
+
+import pydicom as _pydicom
+
+# pydicom's reading warnings quote element values, which may identify a patient: keep them out of
+# logs and stderr. Damaged files are reported by Candor itself (ScanResult.skipped, errors).
+_pydicom.config.settings.reading_validation_mode = _pydicom.config.IGNORE
+_logging.getLogger("pydicom").setLevel(_logging.CRITICAL)
+_warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
+
+from engine.io.dicom_load import load_series  # noqa: E402
+from engine.io.dicom_write import write_series  # noqa: E402
+from engine.io.formats import read_image, write_image  # noqa: E402
+from engine.io.load import load, pick_series  # noqa: E402
+from engine.io.model import ScanResult, SeriesInfo, Skipped, StudyInfo  # noqa: E402
+from engine.io.resample import regularize  # noqa: E402
+from engine.io.scan import scan  # noqa: E402
 
 __all__ = [
     "ScanResult", "SeriesInfo", "Skipped", "StudyInfo", "load", "load_series", "pick_series",
