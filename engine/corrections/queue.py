@@ -8,6 +8,7 @@ Metadata lives in SQLite (see :mod:`engine.corrections.db`); arrays in :class:`B
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -49,6 +50,32 @@ class ModelRef:
 
     def __str__(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+def resolve_model(spec: str) -> ModelRef:
+    """``NAME@VERSION`` (or ``NAME``) of an installed model package, with its weights hash.
+
+    A model that is not installed here is still recorded by name and version (weights unknown).
+    """
+    from engine.errors import ModelError
+    from engine.models.discovery import find_model
+
+    try:
+        info = find_model(spec)
+    except ModelError:
+        if "@" not in spec:
+            raise
+        log.warning("model %s is not installed here; its weights hash is not recorded", spec)
+        return ModelRef.parse(spec)
+    from engine.models.manifest import load_manifest
+
+    manifest = load_manifest(info.path / "manifest.json")
+    digest = hashlib.sha256()
+    for member in manifest.members:
+        with open(info.path / member, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return ModelRef(info.name, info.version, digest.hexdigest())
 
 
 @dataclass(frozen=True)
