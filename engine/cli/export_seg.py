@@ -1,0 +1,102 @@
+"""``candor export-seg``: write a mask (a label file or a queued correction) as NIfTI, NRRD or SEG."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.labels import LabelTable
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export-seg", help="export a mask as NIfTI, NRRD or DICOM SEG on its reference image",
+        description="Write MASK on the reference image's geometry. The format follows --out: "
+                    ".nii.gz/.nii (with a JSON sidecar of label names and colours), .nrrd (with "
+                    "3D Slicer segment fields) or .dcm (a DICOM Segmentation object referencing "
+                    "the reference series). Nothing partial is ever left at --out.")
+    p.add_argument("mask", metavar="MASK",
+                   help="a label map file (NIfTI/NRRD/MHA) or the id of a queued correction")
+    p.add_argument("--reference", required=True, metavar="PATH",
+                   help="the image the mask was drawn on: a DICOM folder/file or an image file")
+    p.add_argument("--series", metavar="UID", help="series to use when PATH holds several")
+    p.add_argument("--out", required=True, metavar="OUT", help="output .nii.gz, .nrrd or .dcm")
+    p.add_argument("--labels", metavar="JSON",
+                   help="label names/colours: a JSON list of {id, name, color} or a model "
+                        "manifest with a 'labels' list (default: the mask's own sidecar/header)")
+    p.add_argument("--only", metavar="IDS", help="comma-separated label ids to export (default: all)")
+    p.add_argument("--seg-type", choices=("binary", "fractional"), default="binary",
+                   help="DICOM SEG segmentation type (default: binary)")
+    p.add_argument("--map", choices=("probability", "uncertainty"),
+                   help="MASK is a float probability/uncertainty map, not labels")
+    p.add_argument("--provenance", choices=("ai", "corrected", "manual"),
+                   help="who made the mask (default: from the mask's metadata/sidecar)")
+    p.add_argument("--model", help="model name (for --provenance ai/corrected)")
+    p.add_argument("--model-version", help="model version")
+    p.add_argument("--deidentify", action="store_true",
+                   help="apply the DICOM PS3.15 basic profile (research sharing); the default "
+                        "keeps the reference study's identifiers (for the PACS)")
+    p.add_argument("--pseudonym", help="subject code for PatientName/PatientID when de-identifying")
+    p.add_argument("--include-image", action="store_true",
+                   help="also write the reference image (DICOM SEG: its series, in OUT_images/)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def _table_from_json(path: str) -> LabelTable:
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the label list {Path(path).name}: {exc}") from None
+    items = content.get("labels") if isinstance(content, dict) else content
+    if not isinstance(items, list):
+        raise InputError(f"{Path(path).name} holds no list of labels")
+    return LabelTable.from_list(items)
+
+
+def _options(args):
+    from engine.export import ExportOptions, Provenance
+
+    provenance = None
+    if args.provenance or args.model:
+        kind = args.provenance or "ai"
+        provenance = Provenance(kind, args.model, args.model_version)
+    only = None
+    if args.only:
+        try:
+            only = tuple(int(v) for v in args.only.split(",") if v.strip())
+        except ValueError:
+            raise InputError("--only takes comma-separated label ids, e.g. 1,3") from None
+    return ExportOptions(labels=only, seg_type=args.seg_type, deidentify=args.deidentify,
+                         pseudonym=args.pseudonym, include_image=args.include_image,
+                         provenance=provenance)
+
+
+def run(args) -> int:
+    from engine import export
+    from engine.export.mask_source import load_mask
+    from engine.io import load
+
+    options = _options(args)
+    mask, table = load_mask(args.mask, float_map=bool(args.map))
+    if args.labels:
+        table = _table_from_json(args.labels)
+    reference = load(args.reference, series_uid=args.series)
+    if args.map:
+        label = table.get(options.labels[0]) if options.labels else None
+        result = export.export_float_map(mask, reference, args.out, kind=args.map, label=label,
+                                         options=options)
+    else:
+        result = export.export_labels(mask, table, reference, args.out, options)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"wrote {result.path}", file=sys.stderr)
+    return 0

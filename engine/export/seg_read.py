@@ -1,0 +1,196 @@
+"""Import of DICOM SEG objects (Candor's or any other tool's) as label maps on the displayed series.
+
+highdicom reads the SEG and assembles its frames into a regularly spaced volume in the frame of
+reference's patient coordinates (missing, i.e. empty, frames are filled with zeros). Each segment
+is then resampled onto the displayed series' grid: nearest neighbour for BINARY segments, linear
+interpolation then ≥ 0.5 for FRACTIONAL ones (whose probabilities are kept as float maps too).
+When the SEG lies exactly on the displayed grid, no interpolation happens at all.
+
+A SEG is placed on the displayed series only when both share a frame of reference (same
+FrameOfReferenceUID); a series without one (e.g. opened from NIfTI) gets the SEG by its
+coordinates, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+
+from engine.errors import InputError, UnsupportedError
+from engine.export.grid import label_dtype, resample_linear, resample_nearest
+from engine.jobs import report
+from engine.labels import LabelInfo, LabelTable, default_color
+from engine.volume import Geometry, Volume
+
+log = logging.getLogger(__name__)
+
+_PROVENANCE = {"AUTOMATIC": "ai", "SEMIAUTOMATIC": "corrected", "MANUAL": "manual"}
+
+
+@dataclass
+class SegImport:
+    """A SEG as Candor uses it: a label map, its table, and (fractional SEGs) probability maps."""
+
+    labels: Volume
+    table: LabelTable
+    segmentation_type: str
+    probabilities: dict[int, Volume] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    number: int
+    name: str
+    color: tuple[int, int, int]
+    algorithm_type: str
+    algorithm_name: str | None
+    algorithm_version: str | None
+
+
+def read_segmentation(path: str | Path) -> hd.seg.Segmentation:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"the segmentation file does not exist: {path.name}")
+    try:
+        ds = pydicom.dcmread(path)
+    except (OSError, pydicom.errors.InvalidDicomError):
+        raise InputError(f"{path.name} is not a DICOM file") from None
+    if ds.get("SOPClassUID") not in hd.seg.SOP_CLASS_UIDS:
+        raise InputError(f"{path.name} is a DICOM {ds.get('Modality', '?')} object, not a "
+                         "segmentation (SEG)")
+    try:
+        return hd.seg.Segmentation.from_dataset(ds, copy=False)
+    except (ValueError, AttributeError, KeyError) as exc:
+        raise InputError(f"{path.name} is not a valid DICOM SEG: {exc}") from None
+
+
+def _segments(seg: hd.seg.Segmentation) -> list[_Segment]:
+    out = []
+    for item in seg.SegmentSequence:
+        number = int(item.SegmentNumber)
+        color = default_color(number)
+        if "RecommendedDisplayCIELabValue" in item:
+            lab = hd.color.CIELabColor.from_dicom_value(item.RecommendedDisplayCIELabValue)
+            color = tuple(int(c) for c in lab.to_rgb())
+        algo = item.get("SegmentAlgorithmName")
+        version = None
+        if "SegmentationAlgorithmIdentificationSequence" in item:
+            version = item.SegmentationAlgorithmIdentificationSequence[0].get("AlgorithmVersion")
+        out.append(_Segment(number, str(item.get("SegmentLabel") or f"Segment {number}"), color,
+                            str(item.get("SegmentAlgorithmType", "MANUAL")),
+                            str(algo) if algo else None, str(version) if version else None))
+    return out
+
+
+def _assign_ids(segments: list[_Segment], names: LabelTable | None) -> dict[int, LabelInfo]:
+    """Segment number → label: by name in ``names`` when it has one, else by segment number."""
+    taken: set[int] = set()
+    result: dict[int, LabelInfo] = {}
+    for s in segments:
+        if names is not None:
+            match = next((l for l in names if l.name.lower() == s.name.lower()), None)
+            if match is not None and match.id not in taken:
+                result[s.number] = LabelInfo(match.id, s.name, s.color)
+                taken.add(match.id)
+    for s in segments:
+        if s.number not in result:
+            new_id = s.number
+            while new_id in taken or (names is not None and new_id in names):
+                new_id += 1
+            result[s.number] = LabelInfo(new_id, s.name, s.color)
+            taken.add(new_id)
+    return result
+
+
+def _geometry_of(volume: hd.Volume) -> Geometry:
+    """highdicom's (slice, row, column) affine → Candor's (i = column, j = row, k = slice) grid."""
+    a = np.asarray(volume.affine, dtype=np.float64)
+    axes = [a[:3, 2], a[:3, 1], a[:3, 0]]
+    spacing = [float(np.linalg.norm(v)) for v in axes]
+    direction = np.column_stack([v / s for v, s in zip(axes, spacing)])
+    nz, ny, nx = volume.spatial_shape
+    return Geometry((nx, ny, nz), spacing, a[:3, 3], direction.ravel())
+
+
+def _check_frame(seg: hd.seg.Segmentation, reference: Volume | None) -> list[str]:
+    if reference is None:
+        return []
+    seg_frame = str(seg.get("FrameOfReferenceUID", ""))
+    ref_frame = str(reference.metadata.get("frame_of_reference_uid") or "")
+    if seg_frame and ref_frame and seg_frame != ref_frame:
+        raise InputError("this segmentation was made on another scan (its frame of reference "
+                         "differs from the displayed series'), so it cannot be placed on it")
+    if not ref_frame:
+        return ["the displayed image has no DICOM frame of reference; the segmentation was "
+                "placed by its patient coordinates"]
+    return []
+
+
+def _seg_volume(seg: hd.seg.Segmentation) -> hd.Volume:
+    try:
+        return seg.get_volume(combine_segments=False, rescale_fractional=True)
+    except (ValueError, RuntimeError) as exc:
+        raise UnsupportedError("the segmentation's frames do not form a regular 3-D grid, so "
+                               f"they cannot be placed on a volume ({exc})") from None
+
+
+def import_seg(path: str | Path, reference: Volume | None = None, *,
+               label_names: LabelTable | None = None, progress=None, cancel=None) -> SegImport:
+    """Read a DICOM SEG as a label map, resampled onto ``reference``'s grid when given.
+
+    ``label_names``: an existing table; segments whose names match one of its labels get that
+    label's id (so a re-imported SEG lines up with the labels it was exported from).
+    """
+    report(progress, cancel, 0.0, "reading the segmentation")
+    seg = read_segmentation(path)
+    warnings = _check_frame(seg, reference)
+    segments = _segments(seg)
+    ids = _assign_ids(segments, label_names)
+    report(progress, cancel, 0.2, "assembling the segment frames")
+    hd_vol = _seg_volume(seg)
+    geometry = _geometry_of(hd_vol)
+    target = reference.geometry if reference is not None else geometry
+    fractional = str(seg.SegmentationType).upper() == "FRACTIONAL"
+    labels = np.zeros(target.shape, dtype=label_dtype(max(i.id for i in ids.values())))
+    overlap = np.zeros(target.shape, dtype=bool)
+    best = np.zeros(target.shape, dtype=np.float32) if fractional else None
+    probabilities: dict[int, Volume] = {}
+    for n, s in enumerate(segments):
+        report(progress, cancel, 0.3 + 0.65 * n / len(segments), f"placing {s.name}")
+        channel = np.asarray(hd_vol.array[..., n])
+        native = Volume(channel.astype(np.float32 if fractional else np.uint8), geometry, "SEG")
+        label_id = ids[s.number].id
+        if fractional:
+            p = (native.array if geometry.is_close(target) else resample_linear(native, target))
+            probabilities[label_id] = Volume(p.astype(np.float32), target, "OT",
+                                             {"label_name": s.name, "kind": "probability"})
+            mask = (p >= 0.5) & (p > best)
+            best = np.maximum(best, p)
+        else:
+            m = native.array if geometry.is_close(target) else resample_nearest(native, target)
+            mask = m > 0
+        overlap |= mask & (labels > 0)
+        labels[mask] = label_id
+    if overlap.any() and not fractional:
+        warnings.append("some segments overlap; where they do, the later segment is shown")
+    report(progress, cancel, 1.0, "done")
+    first = segments[0] if segments else None
+    metadata = {"source_format": "dicom-seg", "series_uid": str(seg.SeriesInstanceUID),
+                "frame_of_reference_uid": str(seg.get("FrameOfReferenceUID", "")) or None}
+    if first is not None:
+        metadata["provenance"] = _PROVENANCE.get(first.algorithm_type, "manual")
+        if first.algorithm_name:
+            metadata["model_name"] = first.algorithm_name
+            metadata["model_version"] = first.algorithm_version
+        elif metadata["provenance"] != "manual":
+            metadata["provenance"] = "manual"
+    log.info("imported a %s SEG with %d segment(s)", seg.SegmentationType, len(segments))
+    table = LabelTable(sorted(ids.values(), key=lambda l: l.id))
+    return SegImport(Volume(labels, target, "SEG", metadata), table, str(seg.SegmentationType),
+                     probabilities, warnings)
