@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QS
                                QWidget)
 
 from engine import __version__
+from engine.jobs import JobRunner
 from viewer.state.recent import RecentFiles
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class MainWindow(QMainWindow):
     """Candor's main window. ``open_requested(path)`` fires for every folder or file to open."""
 
     open_requested = Signal(str)
+    #: Emitted from ``closeEvent`` before the window goes: features release VTK, timers, jobs.
+    about_to_close = Signal()
 
     def __init__(self, recent: RecentFiles | None = None, parent: QWidget | None = None,
                  install_features: bool = True) -> None:
@@ -34,6 +37,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.recent = recent or RecentFiles()
+        #: Runs long work off the GUI thread for every feature (``jobs_bridge.submit_watched``).
+        self.jobs = JobRunner()
         self.central = QStackedWidget(self)
         self.placeholder = QLabel(
             "Open a scan folder (File › Open Folder…) or drop a folder or file here.", self)
@@ -128,6 +133,11 @@ class MainWindow(QMainWindow):
                 self.open_path(url.toLocalFile())
                 event.acceptProposedAction()
                 return
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.about_to_close.emit()
+        self.jobs.shutdown(cancel=True, wait=False)
+        super().closeEvent(event)
 
     # Help -----------------------------------------------------------------------------------
     def show_about(self) -> None:

@@ -21,7 +21,7 @@ from engine.volume import Volume
 log = logging.getLogger(__name__)
 
 #: Colormaps a heatmap layer can use (names pyqtgraph and matplotlib both know).
-HEATMAP_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "hot", "cool", "jet")
+HEATMAP_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "turbo", "hot", "jet")
 
 
 class LayerEvents(SignalGroup):
