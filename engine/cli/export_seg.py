@@ -79,14 +79,19 @@ def _options(args):
 
 def run(args) -> int:
     from engine import export
-    from engine.export.mask_source import load_mask
+    from engine.export.mask_source import check_same_series, load_mask
     from engine.io import load
 
     options = _options(args)
-    mask, table = load_mask(args.mask, float_map=bool(args.map))
+    source = load_mask(args.mask, float_map=bool(args.map))
+    mask, table = source.mask, source.table
     if args.labels:
         table = _table_from_json(args.labels)
+    if not Path(args.reference).exists():
+        raise InputError(f"the reference series is missing: {args.reference} does not exist; "
+                         "nothing was written")
     reference = load(args.reference, series_uid=args.series)
+    check_same_series(source, reference)
     if args.map:
         label = table.get(options.labels[0]) if options.labels else None
         result = export.export_float_map(mask, reference, args.out, kind=args.map, label=label,

@@ -27,7 +27,7 @@ _COSINE_TOL = 1e-4
 def source_paths(reference: Volume) -> list[Path]:
     """The reference's DICOM files in k order; refuses non-DICOM references and missing files."""
     files = reference.metadata.get("source_files")
-    if not files:
+    if not files or reference.metadata.get("source_format", "dicom") != "dicom":
         raise InputError("the reference image was not loaded from a DICOM series, so a DICOM SEG "
                          "cannot reference it; export to NIfTI or NRRD instead")
     paths = [Path(f) for f in files]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 import pytest
 from scipy.spatial.transform import Rotation
 
@@ -40,25 +39,12 @@ def asymmetric_mask(shape: tuple[int, int, int]) -> np.ndarray:
     return lab
 
 
-def _with_dicom_metadata(volume: Volume, paths: list[Path]) -> Volume:
-    """Fill the DICOM metadata keys when the loader does not provide them (first loader)."""
-    if volume.metadata.get("source_files"):
-        return volume
-    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
-    meta = {"source_format": "dicom", "source_files": [str(p) for p in paths],
-            "sop_instance_uids": [str(h.SOPInstanceUID) for h in headers],
-            "series_uid": str(headers[0].SeriesInstanceUID),
-            "study_uid": str(headers[0].StudyInstanceUID),
-            "frame_of_reference_uid": str(headers[0].FrameOfReferenceUID)}
-    return volume.with_array(volume.array, metadata=meta)
-
-
 def make_series(folder: Path, geometry: Geometry = OBLIQUE, **kw) -> Series:
     rng = np.random.default_rng(7)
     image = Volume(rng.integers(0, 800, geometry.shape).astype(np.int16), geometry, "MR")
     paths = write_series(image, folder, modality="MR", patient_name=CANARY_NAME,
                          patient_id=CANARY_ID, **kw)
-    reference = _with_dicom_metadata(load(folder), paths)
+    reference = load(folder)
     return Series(folder, paths, reference)
 
 
