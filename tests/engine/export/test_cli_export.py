@@ -1,0 +1,95 @@
+"""``candor export-seg``: label files and queued corrections, through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import highdicom as hd
+import numpy as np
+
+from engine.cli import main
+from engine.corrections import CorrectionQueue, ModelRef
+from engine.export import export_labels
+
+from .conftest import make_series
+from .dicom_checks import dciodvfy_errors
+
+
+def test_label_file_to_seg_with_names_from_its_sidecar(series, mask, table, tmp_path, capsys):
+    nii = tmp_path / "mask.nii.gz"
+    export_labels(mask, table, series.reference, nii)
+    out = tmp_path / "mask.dcm"
+    code = main(["export-seg", str(nii), "--reference", str(series.folder), "--out", str(out),
+                 "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["format"] == "seg" and result["labels"] == [1, 2, 3]
+    assert dciodvfy_errors(out) == []
+    seg = hd.seg.segread(out)
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == ["grey matter", "white matter", "lesion"]
+    assert seg.SegmentSequence[0].SegmentAlgorithmType == "SEMIAUTOMATIC"   # from the sidecar
+    pixels = seg.get_pixels_by_source_instance(series.reference.metadata["sop_instance_uids"],
+                                               combine_segments=True)
+    assert np.array_equal(pixels, mask.array)
+
+
+def test_nrrd_and_only_option(series, mask, table, tmp_path):
+    nii = tmp_path / "mask.nii.gz"
+    export_labels(mask, table, series.reference, nii)
+    out = tmp_path / "lesion.nrrd"
+    assert main(["export-seg", str(nii), "--reference", str(series.folder), "--out", str(out),
+                 "--only", "3"]) == 0
+    import SimpleITK as sitk
+
+    assert set(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(out))))) == {0, 3}
+
+
+def _queue_correction(series, mask, table) -> str:
+    ai = mask.array.copy()
+    ai[ai == 3] = 0                                   # the AI missed the lesion; a person drew it
+    with CorrectionQueue() as queue:
+        item = queue.add(series.reference, ai, mask.array, table,
+                         model=ModelRef("candor-brain-t1", "1.2.0"))
+    return item.id
+
+
+def test_queued_correction_to_seg(series, mask, table, tmp_path):
+    item_id = _queue_correction(series, mask, table)
+    out = tmp_path / "corr.dcm"
+    assert main(["export-seg", item_id, "--reference", str(series.folder), "--out", str(out)]) == 0
+    seg = hd.seg.segread(out)
+    segment = seg.SegmentSequence[2]
+    assert segment.SegmentLabel == "lesion" and segment.SegmentAlgorithmType == "SEMIAUTOMATIC"
+    assert segment.SegmentationAlgorithmIdentificationSequence[0].AlgorithmName == "candor-brain-t1"
+    assert dciodvfy_errors(out) == []
+
+
+def test_queued_correction_with_missing_reference_series(series, mask, table, tmp_path, capsys):
+    item_id = _queue_correction(series, mask, table)
+    shutil.rmtree(series.folder)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = main(["export-seg", item_id, "--reference", str(series.folder),
+                 "--out", str(out_dir / "corr.dcm")])
+    assert code == 2
+    assert "reference series is missing" in capsys.readouterr().err
+    assert list(out_dir.iterdir()) == []
+
+
+def test_queued_correction_on_another_series_is_refused(series, mask, table, tmp_path, capsys):
+    item_id = _queue_correction(series, mask, table)
+    other = make_series(tmp_path / "other")
+    code = main(["export-seg", item_id, "--reference", str(other.folder),
+                 "--out", str(tmp_path / "x.dcm")])
+    assert code == 2 and "not the series this correction was drawn on" in capsys.readouterr().err
+    assert not (tmp_path / "x.dcm").exists()
+
+
+def test_unknown_mask_and_bad_output_name(series, tmp_path, capsys):
+    assert main(["export-seg", "nosuchid", "--reference", str(series.folder),
+                 "--out", str(tmp_path / "x.dcm")]) == 2
+    assert "no queued correction" in capsys.readouterr().err
+    assert main(["export-seg", str(tmp_path / "missing.nii.gz"), "--reference",
+                 str(series.folder), "--out", str(tmp_path / "x.dcm")]) == 2
+    assert "does not exist" in capsys.readouterr().err
