@@ -20,6 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from engine.io import fastheader
+
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 16384
@@ -133,6 +135,10 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
         if not _looks_like_raw_dicom(head):
             raise SkipFile("not a DICOM file")
         force = True
+    if not force:
+        fast = fastheader.parse(head, complete=len(head) >= size)
+        if fast is not None:
+            return fast
     if len(head) < size:  # try the first chunk only; fall back to the whole file
         try:
             buf = io.BytesIO(head)
@@ -177,7 +183,7 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         path=path, file_size=size, sop_class_uid=sop_class,
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-        series_uid=str(ds.SeriesInstanceUID),
+        series_uid=str(ds.get("SeriesInstanceUID")),
         modality=str(ds.get("Modality", "") or "OT"),
         series_description=str(ds.get("SeriesDescription", "") or ""),
         study_description=str(ds.get("StudyDescription", "") or ""),
@@ -190,8 +196,7 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         rescale_type=str(ds.get("RescaleType", "") or ""),
         image_type=tuple(str(v).upper() for v in _list(ds.get("ImageType"))),
     )
-    h.transfer_syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")
-                            or pydicom.uid.ImplicitVRLittleEndian)
+    h.transfer_syntax = str(meta.get("TransferSyntaxUID", "") or pydicom.uid.ImplicitVRLittleEndian)
     if head[:4] in _EXECUTABLE_MAGIC or head[:2] in _EXECUTABLE_MAGIC:
         h.warnings.append("a file's preamble holds an executable header (a possible DICOM/"
                           "executable polyglot); only the image data was read")

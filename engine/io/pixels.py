@@ -193,8 +193,15 @@ def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) ->
     out_lo, out_hi = sorted((slope * int(lo) + intercept, slope * int(hi) + intercept))
     info = np.iinfo(array.dtype)
     if info.min <= out_lo and out_hi <= info.max:
-        for k in range(array.shape[0]):  # slice by slice: a small int64 temporary only
-            array[k] = array[k].astype(np.int64) * slope + intercept
+        scaled = sorted((slope * int(lo), slope * int(hi)))
+        in_place = info.min <= scaled[0] and scaled[1] <= info.max
+        for k in range(array.shape[0]):  # slice by slice, no whole-volume temporary
+            if in_place:
+                if slope != 1:
+                    np.multiply(array[k], slope, out=array[k], casting="unsafe")
+                np.add(array[k], intercept, out=array[k], casting="unsafe")
+            else:
+                array[k] = array[k].astype(np.int64) * slope + intercept
         return array
     log.debug("rescaled values exceed %s; widening to int32", array.dtype)
     wide = np.empty(array.shape, dtype=np.int32)
