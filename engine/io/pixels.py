@@ -221,12 +221,13 @@ def _decode(h: SliceHeader) -> np.ndarray:
     except CandorError:
         raise
     except (RuntimeError, NotImplementedError) as exc:
-        if "decod" in str(exc).lower() or "plugin" in str(exc).lower() or "install" in str(exc).lower():
-            syntax = pydicom.uid.UID(h.transfer_syntax)
+        text = str(exc).lower()
+        syntax = pydicom.uid.UID(h.transfer_syntax)
+        if "missing dependencies" in text or "no pixel data decoders" in text:
             raise UnsupportedError(f"no decoder for {syntax.name} is installed; install "
                                    f"{decoder_hint(h.transfer_syntax)}") from None
-        raise InputError(f"pixel data of {os.path.basename(h.path)} cannot be decoded "
-                         f"({type(exc).__name__})") from None
+        raise InputError(f"the {syntax.name} pixel data of {os.path.basename(h.path)} is damaged "
+                         "and cannot be decoded") from None
     except Exception as exc:
         raise InputError(f"pixel data of {os.path.basename(h.path)} is damaged "
                          f"({type(exc).__name__})") from None
