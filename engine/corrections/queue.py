@@ -297,3 +297,23 @@ class CorrectionQueue:
         with self._lock:
             rows = self._conn.execute("SELECT image, ai, corrected FROM items").fetchall()
         return {d for row in rows for d in row}
+
+
+def queue_correction(image: Volume, ai: np.ndarray | Volume, corrected: np.ndarray | Volume,
+                     table: LabelTable | None = None, model: ModelRef | str | None = None, *,
+                     root: Path | None = None, progress=None, cancel=None) -> QueueItem:
+    """Job-friendly "Accept & queue": open the queue, store one correction, close it.
+
+    ``model`` may be a :class:`ModelRef` or ``"NAME@VERSION"`` (its weights hash is looked up
+    among the installed models).
+    """
+    from engine.jobs import report
+
+    report(progress, cancel, 0.0, "queueing the correction")
+    if isinstance(model, str):
+        model = resolve_model(model)
+    with CorrectionQueue(root) as queue:
+        item = queue.add(image, ai, corrected, table, model)
+    if progress is not None:  # stored: too late to cancel
+        progress(1.0, "queued")
+    return item

@@ -163,6 +163,8 @@ class LabelEditor:
         if record.voxels == 0 and table_after is None:
             return None
         self.history.push(record)
+        if table_after is not None:
+            self._changed(None)
         self._changed(box)
         return record
 

@@ -1,0 +1,265 @@
+"""The edit session: Accept & queue, autosave on idle and on accept, recovery after a crash.
+
+Autosave: a few seconds after the last edit (and after every accept) the editable layers and the
+AI layers they correct are written by :mod:`engine.editing.autosave` on a worker thread. When the
+window closes with edits not yet accepted, the session is kept and offered at the next start; a
+crash (even ``kill -9``) leaves it behind the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from engine.corrections.queue import ModelRef, queue_correction
+from engine.editing import autosave
+from engine.errors import CandorError
+from engine.volume import Volume
+from viewer.qt.jobs_bridge import submit_watched
+
+log = logging.getLogger(__name__)
+
+IDLE_MS = 3000
+
+
+def model_of(layer) -> ModelRef | str | None:
+    """The model that produced an AI layer, from its volume metadata (``model``/``version``)."""
+    if layer is None:
+        return None
+    md = layer.volume.metadata
+    name, version = md.get("model") or md.get("model_name"), md.get("version") or md.get("model_version")
+    if isinstance(name, str) and "@" in name and not version:
+        name, _, version = name.partition("@")
+    if not name or not version:
+        return None
+    weights = md.get("weights_hash")
+    return ModelRef(str(name), str(version), weights) if weights else f"{name}@{version}"
+
+
+class EditSession(QObject):
+    """Accept & queue, autosave and recovery for one window's edits."""
+
+    accepted = Signal(str)        # queue id of the accepted correction
+    autosaved = Signal(int)       # autosave generation
+    recovered = Signal(object)    # the recovered autosave.Snapshot
+
+    def __init__(self, window, controller) -> None:
+        super().__init__(window)
+        self.window, self.controller = window, controller
+        self.model, self.editing = window.model, controller.editing
+        self.store: autosave.AutosaveSession | None = None
+        self.source: dict = {}
+        self.accepted_ids: list[str] = []
+        self.unaccepted = False       # edits since the last accept
+        self._unsaved = False         # edits since the last autosave
+        self._tracked: list = []      # (layer, ai layer or None) in edit order
+        self._save_watcher = None
+        self._accept_watcher = None
+        self.recovery_box: QMessageBox | None = None
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(IDLE_MS)
+        self.timer.timeout.connect(self.autosave_now)
+        self.editing.events.edited.connect(self._on_edit)
+        self.model.events.image.connect(self._on_image)
+        opener = getattr(window, "opener", None)
+        if opener is not None:
+            opener.opened.connect(self._on_opened)
+        QTimer.singleShot(0, self.offer_recovery)
+
+    # Tracking edits -------------------------------------------------------------------------
+    def _on_opened(self, volume) -> None:
+        browser = getattr(self.window.opener, "browser", None)
+        path = getattr(browser, "path", None)
+        self.source = {"path": str(path) if path else None,
+                       "series_uid": volume.metadata.get("series_uid")}
+
+    def _on_edit(self, layer) -> None:
+        if all(l is not layer for l, _ in self._tracked):
+            self._tracked.append((layer, self.editing.ai_source(layer)))
+        self.unaccepted = self._unsaved = True
+        self.timer.start()
+
+    def _on_image(self, _layer) -> None:
+        """A new study replaced the old one: keep the old session's edits safe, start afresh."""
+        if self.store is not None:
+            self._finish_store()
+        self._tracked, self.accepted_ids = [], []
+        self.unaccepted = self._unsaved = False
+
+    # Autosave -------------------------------------------------------------------------------
+    def snapshot(self) -> autosave.Snapshot:
+        layers, seen = [], set()
+        for layer, ai in self._tracked:
+            if ai is not None and id(ai) not in seen:
+                seen.add(id(ai))
+                info = {k: v for k, v in ai.volume.metadata.items()
+                        if k in ("model", "version", "model_name", "model_version", "weights_hash")}
+                layers.append(autosave.SavedLayer(ai.name, ai.volume.array, ai.volume.geometry,
+                                                  ai.table, "ai", info))
+            editor = self.editing.existing_editor(layer)
+            layers.append(autosave.SavedLayer(
+                layer.name, layer.volume.array.copy(), layer.volume.geometry,
+                editor.table if editor is not None else layer.table, "corrected",
+                {"ai_source": ai.name if ai is not None else None}))
+        return autosave.Snapshot(dict(self.source), layers, list(self.accepted_ids))
+
+    def autosave_now(self):
+        """Save the working layers now (on a worker); returns the job's watcher, or None."""
+        self.timer.stop()
+        if not self._tracked:
+            return None
+        if self._save_watcher is not None and not self._save_watcher.job.state.finished:
+            self._unsaved = True
+            self.timer.start()  # one save at a time: try again shortly
+            return None
+        if self.store is None:
+            self.store = autosave.AutosaveSession()
+        self._unsaved = False
+        watcher = submit_watched(self.window.jobs, self.store.save, self.snapshot(), parent=self,
+                                 name="autosave")
+        watcher.finished.connect(self._saved)
+        self._save_watcher = watcher
+        return watcher
+
+    def _saved(self, job) -> None:
+        if job.error is not None:
+            self._unsaved = True
+            log.warning("autosave failed: %s", type(job.error).__name__)
+            self.controller.status(f"Autosave failed: {job.error}")
+            return
+        self.autosaved.emit(job.result())
+
+    def _finish_store(self, keep: bool | None = None) -> None:
+        """Close the autosave store: a final save first if needed; kept when edits are unaccepted."""
+        if self._save_watcher is not None:
+            self._save_watcher.job.wait()
+        keep = self.unaccepted if keep is None else keep
+        try:
+            if keep and (self._unsaved or self.store.generation == 0) and self._tracked:
+                self.store.save(self.snapshot())
+        except CandorError as exc:
+            log.warning("final autosave failed: %s", exc)
+        self.store.close(keep=keep)
+        self.store = None
+
+    # Accept & queue -------------------------------------------------------------------------
+    def accept(self):
+        """Queue the corrected layer with its AI result; returns the job's watcher (or None)."""
+        layer = self.controller.current_layer()
+        image = self.model.image
+        if layer is None or image is None:
+            self.controller.status("Nothing to accept: correct an AI result first")
+            return None
+        ai = self.editing.ai_source(layer)
+        editor = self.editing.existing_editor(layer)
+        if editor is not None:
+            editor.end_stroke()
+        table = editor.table if editor is not None else layer.table
+        ai_array = ai.volume.array if ai is not None else np.zeros_like(layer.volume.array)
+        if all(l is not layer for l, _ in self._tracked):
+            self._tracked.append((layer, ai))
+        watcher = submit_watched(self.window.jobs, queue_correction, image.volume, ai_array,
+                                 layer.volume.array.copy(), table, model_of(ai), parent=self,
+                                 name="accept")
+        watcher.finished.connect(self._accepted)
+        self._accept_watcher = watcher
+        self.controller.status("Queueing the correction…")
+        return watcher
+
+    def _accepted(self, job) -> None:
+        if job.error is not None:
+            self.controller.status(f"Could not queue the correction: {job.error}")
+            return
+        item = job.result()
+        self.accepted_ids.append(item.id)
+        self.unaccepted = False
+        self.controller.status(f"Correction queued ({item.id}): "
+                               f"{item.stats['voxels_changed']} voxels changed")
+        self.accepted.emit(item.id)
+        self._unsaved = True
+        self.autosave_now()
+
+    # Recovery -------------------------------------------------------------------------------
+    def offer_recovery(self) -> None:
+        """At start-up: if an earlier session was not closed normally, ask (without blocking)."""
+        pending = autosave.pending_sessions()
+        if not pending:
+            return
+        session = pending[0]
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved edits?",
+                          f"Candor did not close normally. Recover the unsaved edits "
+                          f"({', '.join(session.layer_names)})?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+                          self.window)
+        box.setObjectName("recovery_box")
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(
+            lambda: self.recover(session.session_id))
+        box.button(QMessageBox.StandardButton.Discard).clicked.connect(
+            lambda: autosave.discard(session.session_id))
+        self.recovery_box = box
+        box.open()
+
+    def recover(self, session_id: str):
+        """Re-open the scan of an abandoned session and restore its layers (returns a watcher
+        when the scan is being loaded, else None)."""
+        snapshot = autosave.load_snapshot(session_id)
+        geometry = snapshot.layers[0].geometry if snapshot.layers else None
+        image = self.model.image
+        if image is not None and geometry is not None and image.volume.geometry.is_close(geometry):
+            self._adopt(session_id)
+            return None
+        path = snapshot.source.get("path")
+        if not path or not Path(path).exists():
+            self.controller.status("The scan of the unsaved session is no longer available; "
+                                   "its edits are kept for a later try")
+            return None
+        from engine import io
+
+        watcher = submit_watched(self.window.jobs, io.load, path, snapshot.source.get("series_uid"),
+                                 parent=self, name="recover")
+        watcher.finished.connect(lambda job: self._loaded_for_recovery(job, session_id, snapshot.source))
+        return watcher
+
+    def _loaded_for_recovery(self, job, session_id: str, source: dict) -> None:
+        if job.error is not None:
+            self.controller.status(f"Could not reopen the scan: {job.error}")
+            return
+        self.model.open_volume(job.result())
+        self.source = dict(source)
+        self._adopt(session_id)
+
+    def _adopt(self, session_id: str) -> None:
+        store, snapshot = autosave.recover(session_id)
+        if self.store is not None:
+            self._finish_store()
+        self.store = store
+        ai_layers = {}
+        for saved in snapshot.layers:
+            volume = Volume(saved.labels, saved.geometry, "OT", dict(saved.info))
+            if saved.role == "ai":
+                ai_layers[saved.name] = self.model.layers.add_labels(volume, saved.table, name=saved.name)
+                ai_layers[saved.name].visible = False
+        for saved in snapshot.layers:
+            if saved.role != "ai":
+                volume = Volume(saved.labels, saved.geometry, "OT", {"role": "corrected"})
+                layer = self.editing.add_editable(volume, saved.table, saved.name,
+                                                  ai_layers.get(saved.info.get("ai_source")))
+                self._tracked.append((layer, self.editing.ai_source(layer)))
+        self.source = dict(snapshot.source) or self.source
+        self.accepted_ids = list(snapshot.accepted)
+        self.unaccepted, self._unsaved = True, False
+        self.controller.status("Recovered the unsaved edits")
+        self.recovered.emit(snapshot)
+
+    def cleanup(self) -> None:
+        self.timer.stop()
+        for watcher in (self._accept_watcher,):
+            if watcher is not None:
+                watcher.job.wait()
+        if self.store is not None:
+            self._finish_store()

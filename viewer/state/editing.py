@@ -1,0 +1,322 @@
+"""Edit tools' state, Qt-free: active tool, brush size, active label, 3-D brush, intensity window.
+
+Also the bridge between the viewer's label layers and the engine's :class:`LabelEditor`:
+:class:`LayerEditing` keeps one editor per editable layer, converts display-grid indices to the
+layer's own voxel indices, and knows which AI layer each corrected layer was copied from. AI
+layers are never edited: painting on one first copies it into a "corrected" layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+import numpy as np
+from psygnal import Signal, SignalGroup
+
+from engine.editing import Brush, LabelEditor
+from engine.errors import InputError
+from engine.labels import LabelTable
+from viewer.state.layers import LabelsLayer
+
+log = logging.getLogger(__name__)
+
+#: Brush diameters (mm) that ``[`` and ``]`` step through.
+BRUSH_SIZES_MM = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
+TOOLS = ("navigate", "brush", "eraser", "threshold", "fill")
+
+
+class EditingEvents(SignalGroup):
+    tool = Signal(str)
+    brush_size = Signal(float)
+    sphere = Signal(bool)
+    label = Signal(int)
+    window = Signal(object)
+    inverted = Signal(bool)
+
+
+class EditingState:
+    """What the edit tools do, shared by the tool palette, the menus and the tools themselves."""
+
+    def __init__(self) -> None:
+        self.events = EditingEvents()
+        self._tool = "navigate"
+        self._size = 5.0
+        self._sphere = False
+        self._label = 1
+        self._window: tuple[float, float] = (0.0, 100.0)
+        self._inverted = False
+        self.overwrite = True
+
+    # Tool -----------------------------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        return self._tool
+
+    @tool.setter
+    def tool(self, name: str) -> None:
+        if name not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}")
+        if name != self._tool:
+            self._tool = name
+            self.events.tool.emit(name)
+
+    @property
+    def inverted(self) -> bool:
+        """Ctrl held: the brush erases and the eraser paints."""
+        return self._inverted
+
+    @inverted.setter
+    def inverted(self, value: bool) -> None:
+        if bool(value) != self._inverted:
+            self._inverted = bool(value)
+            self.events.inverted.emit(self._inverted)
+
+    # Brush ----------------------------------------------------------------------------------
+    @property
+    def brush_size_mm(self) -> float:
+        """Brush diameter in mm."""
+        return self._size
+
+    @brush_size_mm.setter
+    def brush_size_mm(self, value: float) -> None:
+        value = float(np.clip(value, BRUSH_SIZES_MM[0], BRUSH_SIZES_MM[-1]))
+        if value != self._size:
+            self._size = value
+            self.events.brush_size.emit(value)
+
+    def bigger(self) -> None:
+        """``]``: the next size up."""
+        self.brush_size_mm = next((s for s in BRUSH_SIZES_MM if s > self._size + 1e-9), BRUSH_SIZES_MM[-1])
+
+    def smaller(self) -> None:
+        """``[``: the next size down."""
+        self.brush_size_mm = next((s for s in reversed(BRUSH_SIZES_MM) if s < self._size - 1e-9),
+                                  BRUSH_SIZES_MM[0])
+
+    @property
+    def sphere(self) -> bool:
+        """3-D brush (a sphere through neighbouring slices) instead of a disc in the slice."""
+        return self._sphere
+
+    @sphere.setter
+    def sphere(self, value: bool) -> None:
+        if bool(value) != self._sphere:
+            self._sphere = bool(value)
+            self.events.sphere.emit(self._sphere)
+
+    @property
+    def active_label(self) -> int:
+        return self._label
+
+    @active_label.setter
+    def active_label(self, value: int) -> None:
+        value = int(value)
+        if value < 1:
+            raise InputError("the active label must be 1 or more (0 is background)")
+        if value != self._label:
+            self._label = value
+            self.events.label.emit(value)
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """Intensity window of threshold painting (low, high)."""
+        return self._window
+
+    @window.setter
+    def window(self, value) -> None:
+        lo, hi = float(value[0]), float(value[1])
+        if hi < lo:
+            lo, hi = hi, lo
+        if (lo, hi) != self._window:
+            self._window = (lo, hi)
+            self.events.window.emit(self._window)
+
+    def brush(self, plane_axis: int, erase: bool | None = None) -> Brush:
+        """The engine brush for the current settings in a view whose constant source axis is
+        ``plane_axis``; the eraser (or Ctrl) erases the active label."""
+        if erase is None:
+            erase = (self._tool == "eraser") != self._inverted
+        window = self._window if self._tool == "threshold" and not erase else None
+        return Brush(self._size / 2.0, self._label, None if self._sphere else plane_axis,
+                     erase=erase, window=window, overwrite=self.overwrite)
+
+
+class LayerEditingEvents(SignalGroup):
+    edited = Signal(object)        # the layer whose voxels changed (once per mouse event/edit)
+    table = Signal(object)         # the layer whose label table changed
+    committed = Signal(object)     # a stroke on this layer ended (its undo step now exists)
+
+
+class LayerEditing:
+    """One :class:`LabelEditor` per editable label layer, and the AI layer each one corrects."""
+
+    def __init__(self, layers) -> None:
+        self.events = LayerEditingEvents()
+        self.layers = layers  # viewer.state.layers.LayerList
+        self._editors: dict[int, LabelEditor] = {}
+        self._sources: dict[int, Any] = {}  # corrected layer id → weakref to its AI layer
+        self._editable: weakref.WeakSet = weakref.WeakSet()
+        self._batch_depth = 0
+        self._dirty: dict[int, LabelsLayer] = {}
+        self.layers.events.removed.connect(self._forget)
+
+    # Which layers are editable --------------------------------------------------------------
+    def is_editable(self, layer) -> bool:
+        return layer in self._editable
+
+    def mark_editable(self, layer: LabelsLayer, ai_source: LabelsLayer | None = None) -> None:
+        self._editable.add(layer)
+        if ai_source is not None:
+            self._sources[id(layer)] = weakref.ref(ai_source)
+
+    def ai_source(self, layer) -> LabelsLayer | None:
+        ref = self._sources.get(id(layer))
+        return ref() if ref is not None else None
+
+    @property
+    def editable_layers(self) -> list[LabelsLayer]:
+        return [l for l in self.layers.of_kind(LabelsLayer) if l in self._editable]
+
+    def copy_to_corrected(self, ai_layer: LabelsLayer) -> LabelsLayer:
+        """A new editable layer holding a copy of ``ai_layer`` (which stays untouched)."""
+        volume = ai_layer.volume
+        labels = np.array(volume.array, copy=True, order="C")
+        if labels.dtype.kind != "u" or labels.dtype.itemsize > 2:
+            labels = labels.astype(np.uint16 if labels.max(initial=0) > 255 else np.uint8)
+        metadata = {**volume.metadata, "role": "corrected"}
+        corrected = volume.with_array(labels, metadata=metadata)
+        layer = LabelsLayer(corrected, LabelTable(list(ai_layer.table)),
+                            name=f"{ai_layer.name} (corrected)", opacity=ai_layer.opacity)
+        self.mark_editable(layer, ai_layer)
+        ai_layer.visible = False
+        self.layers.append(layer)
+        return layer
+
+    def add_editable(self, volume, table: LabelTable | None, name: str,
+                     ai_source: LabelsLayer | None = None) -> LabelsLayer:
+        """Add an editable label layer holding ``volume`` (e.g. restored from an autosave)."""
+        if not volume.array.flags.c_contiguous or not volume.array.flags.writeable:
+            volume = volume.with_array(np.array(volume.array, copy=True, order="C"))
+        layer = LabelsLayer(volume, table, name=name)
+        self.mark_editable(layer, ai_source)
+        self.layers.append(layer)
+        return layer
+
+    def new_layer(self, name: str = "Manual labels", table: LabelTable | None = None) -> LabelsLayer:
+        """An empty editable label layer on the image's grid."""
+        image = self.layers.image
+        if image is None:
+            raise InputError("open a scan before adding a label layer")
+        volume = image.volume.with_array(np.zeros(image.volume.geometry.shape, np.uint8),
+                                          metadata={"role": "corrected"})
+        layer = LabelsLayer(volume, table, name=name)
+        self.mark_editable(layer)
+        self.layers.append(layer)
+        return layer
+
+    def editable_target(self) -> LabelsLayer | None:
+        """The layer edits go to: the active labels layer if editable, else a corrected copy of it
+        (made now), else a new empty layer."""
+        active = self.layers.active_labels
+        if active is not None and self.is_editable(active):
+            return active
+        if active is not None:
+            existing = next((l for l in self.editable_layers if self.ai_source(l) is active), None)
+            if existing is not None:
+                self.layers.active = existing
+                return existing
+            return self.copy_to_corrected(active)
+        if self.layers.image is None:
+            return None
+        return self.new_layer()
+
+    # Editors --------------------------------------------------------------------------------
+    def editor(self, layer: LabelsLayer) -> LabelEditor:
+        """The editor of an editable layer (created on first use, shared afterwards)."""
+        if not self.is_editable(layer):
+            raise InputError(f"{layer.name} is an AI result and is never edited; copy it to a "
+                             "corrected layer first")
+        editor = self._editors.get(id(layer))
+        if editor is None:
+            image = self.layers.image
+            editor = LabelEditor(layer.volume.array, layer.volume.geometry.spacing, layer.table,
+                                 image=image.volume.array if image is not None else None)
+            editor.on_change(lambda bbox, l=layer, e=editor: self._changed(l, e, bbox))
+            self._editors[id(layer)] = editor
+        return editor
+
+    def existing_editor(self, layer) -> LabelEditor | None:
+        return self._editors.get(id(layer))
+
+    def ensure_label(self, layer: LabelsLayer, label_id: int) -> None:
+        """Give ``label_id`` a name and colour before it is painted, so it shows at once."""
+        editor = self.editor(layer)
+        if label_id not in editor.table:
+            editor.table = LabelTable([*editor.table, editor.table.get(label_id)])
+            layer.set_table(editor.table)
+            self.events.table.emit(layer)
+
+    def end_stroke(self, layer: LabelsLayer) -> None:
+        """Finish the stroke in progress on ``layer``: one undo step for the whole stroke."""
+        editor = self._editors.get(id(layer))
+        if editor is not None and editor.in_stroke:
+            editor.end_stroke()
+            self.events.committed.emit(layer)
+
+    def batch(self) -> _Batch:
+        """Context manager: views refresh once at the end instead of after every dab."""
+        return _Batch(self)
+
+    def _changed(self, layer: LabelsLayer, editor: LabelEditor, bbox) -> None:
+        if bbox is None:
+            if editor.table is not layer.table:
+                layer.set_table(editor.table)
+            self.events.table.emit(layer)
+            self.events.edited.emit(layer)
+        elif self._batch_depth:
+            self._dirty[id(layer)] = layer
+        else:
+            layer.refresh()
+            self.events.edited.emit(layer)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        for layer in dirty.values():
+            layer.refresh()
+            self.events.edited.emit(layer)
+
+    def _forget(self, _index: int, layer) -> None:
+        self._editors.pop(id(layer), None)
+        self._sources.pop(id(layer), None)
+
+    # Coordinates ----------------------------------------------------------------------------
+    @staticmethod
+    def to_source(grid, zyx) -> tuple[float, float, float]:
+        """Display-grid index ``(s, p, l)`` → the layer array's own index ``(k, j, i)``."""
+        source = [0.0, 0.0, 0.0]
+        shape = grid.shape
+        for axis, value in enumerate(zyx):
+            src_axis = grid.transpose[axis]
+            source[src_axis] = (shape[axis] - 1 - value) if grid.flips[axis] else value
+        return tuple(source)
+
+    @staticmethod
+    def source_axis(grid, display_axis: int) -> int:
+        """The layer array's axis that a view along ``display_axis`` holds constant."""
+        return int(grid.transpose[display_axis])
+
+
+class _Batch:
+    def __init__(self, owner: LayerEditing) -> None:
+        self.owner = owner
+
+    def __enter__(self) -> LayerEditing:
+        self.owner._batch_depth += 1
+        return self.owner
+
+    def __exit__(self, *exc) -> None:
+        self.owner._batch_depth -= 1
+        if self.owner._batch_depth == 0:
+            self.owner._flush()
