@@ -63,7 +63,8 @@ def parse(head: bytes, complete: bool) -> tuple[FastHeader, int | None] | None:
         syntax = str(meta.get("TransferSyntaxUID", ""))
         if not syntax or syntax == "1.2.840.10008.1.2.2" or syntax.startswith("1.2.840.10008.1.2.1.99"):
             return None  # big endian, deflate: pydicom
-        values, end = _walk(head, pos, explicit=syntax != _IMPLICIT, group2_only=False)
+        values, end = _walk(head, pos, explicit=syntax != _IMPLICIT, group2_only=False,
+                            complete=complete)
     except (struct.error, ValueError, UnicodeDecodeError, _Unusual):
         return None
     if end is None and not complete:
@@ -79,7 +80,12 @@ class _Unusual(Exception):
     pass
 
 
-def _walk(data: bytes, pos: int, *, explicit: bool, group2_only: bool) -> tuple[dict, Any]:
+class Truncated(Exception):
+    """The whole file was at hand and an element runs past its end."""
+
+
+def _walk(data: bytes, pos: int, *, explicit: bool, group2_only: bool,
+          complete: bool = False) -> tuple[dict, Any]:
     values: dict[str, Any] = {}
     n = len(data)
     while pos + 8 <= n:
@@ -107,6 +113,8 @@ def _walk(data: bytes, pos: int, *, explicit: bool, group2_only: bool) -> tuple[
         if length == 0xFFFFFFFF:
             raise _Unusual()  # undefined-length sequence before the pixels
         if start + length > n:
+            if complete:
+                raise Truncated()
             break
         if group == 2 and elem == 0x0010:
             values["TransferSyntaxUID"] = _text(data[start:start + length])

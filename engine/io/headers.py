@@ -117,6 +117,8 @@ def read_header(path: str | os.PathLike) -> SliceHeader:
             ds, offset = _parse(fp, head, size)
     except SkipFile:
         raise
+    except fastheader.Truncated:
+        raise SkipFile("damaged or truncated DICOM (an element runs past the end of the file)") from None
     except RecursionError:
         raise SkipFile("malformed DICOM: sequences nested too deeply") from None
     except MemoryError:
@@ -227,7 +229,9 @@ def _image_facts(h: SliceHeader, ds: Dataset) -> None:
     h.thickness = _float(ds.get("SliceThickness"), 0.0) or None
     if "RescaleSlope" in ds or "RescaleIntercept" in ds:
         slope = _float(ds.get("RescaleSlope"), 1.0)
-        h.slope = slope if slope not in (0.0, None) else 1.0
+        h.slope = slope if slope != 0.0 else 1.0
+        if slope == 0.0:
+            h.warnings.append("a RescaleSlope of 0 was ignored (1 used)")
         h.intercept = _float(ds.get("RescaleIntercept"), 0.0)
         h.has_rescale = True
     h.windows = _windows(ds)

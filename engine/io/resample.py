@@ -17,7 +17,10 @@ from engine.volume import Geometry, Volume
 def regularize(volume: Volume, spacing: float | None = None, *,
                progress: ProgressCallback | None = None,
                cancel: CancelToken | None = None) -> Volume:
-    """Resample ``volume`` onto an even, unsheared grid using its true slice positions."""
+    """Resample ``volume`` onto an even, unsheared grid using its true slice positions.
+
+    The slice spacing is ``spacing`` or else the smallest gap between slices (no detail lost).
+    """
     from scipy import ndimage
 
     positions = np.asarray(volume.metadata.get("slice_positions", []), dtype=np.float64)
@@ -28,7 +31,8 @@ def regularize(volume: Volume, spacing: float | None = None, *,
     rel = positions - positions[0]
     dist = rel @ normal
     offsets = np.column_stack([rel @ col / g.spacing[1], rel @ row / g.spacing[0]])  # (j, i)
-    step = float(spacing or np.median(np.diff(dist)) if len(dist) > 1 else g.spacing[2])
+    gaps = np.diff(dist)
+    step = float(spacing or (np.min(gaps[gaps > 1e-3]) if np.any(gaps > 1e-3) else g.spacing[2]))
     n_out = int(np.floor(dist[-1] / step + 1e-6)) + 1
     fill_value = float(volume.array.min())
     out = np.empty((n_out, g.size[1], g.size[0]), dtype=np.float32)

@@ -57,6 +57,7 @@ def stack_geometry(headers: list[SliceHeader]) -> StackGeometry:
         raise InputError("two slices of this stack lie at the same position")
     sz = float(dist[-1] - dist[0]) / (len(headers) - 1)
     irregular = _spacing_warnings(gaps, dist, warnings)
+    _thickness_hint(h0, float(np.median(gaps)), warnings)
     irregular |= _tilt_warning(positions, dist, normal, warnings)
     geom = Geometry((h0.columns, h0.rows, len(headers)), (sx, sy, sz), positions[0],
                     np.column_stack([row, col, normal]).ravel())
@@ -136,3 +137,10 @@ def _tilt_warning(positions: np.ndarray, dist: np.ndarray, normal: np.ndarray,
                     f"{shift:.1f} mm and the volume is sheared; use the resampled regular volume "
                     "for 3-D views and measurements")
     return True
+
+
+def _thickness_hint(h: SliceHeader, step: float, warnings: list[str]) -> None:
+    """Slices much farther apart than they are thick: a gapped protocol or lost slices."""
+    if h.thickness and step >= 1.9 * h.thickness:
+        warnings.append(f"slices are {step:.2f} mm apart but {h.thickness:.2f} mm thick: "
+                        "there are gaps between slices, or slices are missing")
