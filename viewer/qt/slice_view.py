@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from viewer.qt.slice_items import LayerItem, take_slice
 from viewer.qt.view_box import SliceViewBox
@@ -60,7 +60,9 @@ class SliceView(QWidget):
         self.canvas.setCentralItem(self.box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
+        layout.setSpacing(0)
+        layout.addWidget(self._make_bar())
+        layout.addWidget(self.canvas, 1)
         self._items: dict[int, LayerItem] = {}
         self._shown_slice: int | None = None
         self._make_crosshair()
@@ -82,11 +84,34 @@ class SliceView(QWidget):
             line.setZValue(1000)
             self.box.addItem(line, ignoreBounds=True)
 
+    def _make_bar(self) -> QWidget:
+        """The bar above the view: name, slice slider, slice number and position (3D Slicer-like)."""
+        bar = QWidget(self)
+        bar.setObjectName("slice_bar")
+        bar.setStyleSheet("#slice_bar { background: #1d1f24; } QLabel { color: #d0d0d0; font-size: 11px; }")
+        name = QLabel(self.view.capitalize(), bar)
+        name.setStyleSheet(f"color: {VIEW_COLOR[self.view]}; font-weight: 700; font-size: 11px;")
+        name.setMinimumWidth(52)
+        self.slider = QSlider(Qt.Orientation.Horizontal, bar)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.header = QLabel(bar)
+        self.header.setMinimumWidth(150)
+        self.header.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(6, 1, 6, 1)
+        row.addWidget(name)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.header)
+        return bar
+
+    def _slider_moved(self, value: int) -> None:
+        if self.model.grid is not None and value != self.model.cursor.slice_of(self.view):
+            self.model.cursor.set_slice(self.view, value)
+
     def _make_labels(self, letters) -> None:
         style = "color: %s; background: transparent; font-size: 11px; font-weight: 600;"
         vp = self.canvas
-        self.header = QLabel(vp)
-        self.header.setStyleSheet(style % VIEW_COLOR[self.view])
         self.footer = QLabel(vp)
         self.footer.setStyleSheet(style % "#c8c8c8")
         self.letters = []
@@ -172,7 +197,7 @@ class SliceView(QWidget):
         self._items[id(layer)] = entry
         ev = layer.events
         entry.slots = [(ev.visible, lambda v, e=entry: self._on_visible(e, v)),
-                       (ev.opacity, lambda v, e=entry: e.item.setOpacity(v)),
+                       (ev.opacity, lambda _v, e=entry: self._restyle(e)),
                        (ev.data, lambda e=entry: self._redraw_layer(e)),
                        (ev.style, lambda e=entry: self._restyle(e))]
         for signal, slot in entry.slots:
@@ -233,23 +258,25 @@ class SliceView(QWidget):
     def _update_text(self) -> None:
         cursor, grid = self.model.cursor, self.model.grid
         if grid is None:
-            self.header.setText(self.view.capitalize())
+            self.header.setText("")
             self.footer.setText("")
         else:
             n = cursor.n_slices(self.view)
             axis_name = "xyz"[2 - self.axis].upper()
-            self.header.setText(f"{self.view.capitalize()}  {cursor.slice_of(self.view) + 1}/{n}"
-                                f"   {axis_name} {cursor.slice_position_mm(self.view):.1f} mm")
+            self.header.setText(f"{cursor.slice_of(self.view) + 1} / {n}    "
+                                f"{axis_name} {cursor.slice_position_mm(self.view):+.1f} mm")
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, n - 1)
+            self.slider.setValue(cursor.slice_of(self.view))
+            self.slider.blockSignals(False)
             w = self.model.window
             name = f"  {w.preset_name}" if w.preset_name else ""
             self.footer.setText(f"W {w.width:.0f}  L {w.center:.0f}{name}")
-        self.header.adjustSize()
         self.footer.adjustSize()
         self._place_labels()
 
     def _place_labels(self) -> None:
         w, h = self.canvas.width(), self.canvas.height()
-        self.header.move(6, 4)
         self.footer.move(6, h - self.footer.height() - 4)
         left, right, top, bottom = self.letters
         left.move(4, (h - left.height()) // 2)

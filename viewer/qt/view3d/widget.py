@@ -61,7 +61,7 @@ class View3D(QWidget):
     def _build_toolbar(self) -> None:
         self.toolbar = QWidget(self)
         self.toolbar.setObjectName("view3d_toolbar")
-        self.toolbar.setStyleSheet("#view3d_toolbar { background: #202226; } QLabel { color: #bbb; }")
+        self.toolbar.setStyleSheet("#view3d_toolbar { background: #1d1f24; } QLabel, QCheckBox { color: #d0d0d0; }")
         self.preset_box = QComboBox()
         self.preset_box.addItems(list(TRANSFER_PRESETS))
         self.preset_box.currentTextChanged.connect(lambda name: self._transfer(preset=name))
