@@ -36,6 +36,7 @@ ENHANCED_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET",
 }
 _RAW_SYNTAXES = {pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian}
+_PIXEL_VRS = (b"OB", b"OW", b"OD", b"OF", b"OL", b"UN", b"OV")
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"#!")
 
 
@@ -198,7 +199,7 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         rescale_type=str(ds.get("RescaleType", "") or ""),
         image_type=tuple(str(v).upper() for v in _list(ds.get("ImageType"))),
     )
-    h.transfer_syntax = str(meta.get("TransferSyntaxUID", "") or pydicom.uid.ImplicitVRLittleEndian)
+    h.transfer_syntax = str(meta.get("TransferSyntaxUID", "") or _encoding_of(ds))
     if head[:4] in _EXECUTABLE_MAGIC or head[:2] in _EXECUTABLE_MAGIC:
         h.warnings.append("a file's preamble holds an executable header (a possible DICOM/"
                           "executable polyglot); only the image data was read")
@@ -208,6 +209,14 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
     _image_facts(h, ds)
     _pixel_location(h, offset, head, path)
     return h
+
+
+def _encoding_of(ds: Any) -> str:
+    """The syntax pydicom found in a file without meta information (no preamble)."""
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if not little:
+        return pydicom.uid.ExplicitVRBigEndian
+    return pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
 
 
 def _image_facts(h: SliceHeader, ds: Dataset) -> None:
@@ -250,13 +259,12 @@ def _pixel_location(h: SliceHeader, offset: int | None, head: bytes, path: str) 
                            f"{h.file_size} bytes")
         return
     element = head[offset:offset + 12] if offset + 12 <= len(head) else _read_at(path, offset, 12)
-    implicit = h.transfer_syntax == pydicom.uid.ImplicitVRLittleEndian
+    # what the bytes say, whatever the header claims: explicit VR has "OW"/"OB" + two zero bytes
+    implicit = element[4:6] not in _PIXEL_VRS or element[6:8] != b"\0\0"
     if implicit:
         length, start = struct.unpack("<I", element[4:8])[0], offset + 8
-    elif element[4:6] in (b"OB", b"OW", b"OD", b"OF", b"OL", b"UN", b"OV"):
-        length, start = struct.unpack("<I", element[8:12])[0], offset + 12
     else:
-        length, start = struct.unpack("<H", element[6:8])[0], offset + 8
+        length, start = struct.unpack("<I", element[8:12])[0], offset + 12
     if length == 0xFFFFFFFF:
         raise SkipFile("encapsulated pixel data in an uncompressed transfer syntax")
     if need > length or start + need > h.file_size:

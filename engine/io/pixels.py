@@ -212,7 +212,7 @@ def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) ->
 
 def _decode(h: SliceHeader) -> np.ndarray:
     try:
-        ds = pydicom.dcmread(h.path)
+        ds = pydicom.dcmread(h.path, force=True)
         if h.frame_index is not None:
             from pydicom.pixels import pixel_array
 
