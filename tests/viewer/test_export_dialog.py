@@ -1,0 +1,108 @@
+"""File › Export Segmentation… and File › Import Segmentation…: real dialogs, real files."""
+
+from __future__ import annotations
+
+import highdicom as hd
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.export import import_seg
+from engine.jobs import JobRunner
+from engine.labels import LabelInfo, LabelTable
+from tests.engine.export.conftest import asymmetric_mask, make_series
+from viewer.qt.app import create_application
+from viewer.qt.features.export import ExportDialog, import_segmentation
+from viewer.qt.main_window import MainWindow
+
+WAIT_MS = 120_000  # generous: the worker may queue behind other jobs on a busy machine
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    series = make_series(tmp_path_factory.mktemp("study") / "series")
+    labels = series.reference.with_array(asymmetric_mask(series.reference.geometry.shape),
+                                         modality="SEG", metadata={})
+    table = LabelTable([LabelInfo(1, "grey matter", (170, 170, 170)),
+                        LabelInfo(2, "white matter", (250, 250, 225)),
+                        LabelInfo(3, "lesion", (230, 25, 75))])
+    return series, labels, table
+
+
+@pytest.fixture
+def runner():
+    r = JobRunner(max_workers=1)
+    yield r
+    r.shutdown()
+
+
+def test_dialog_exports_a_seg_and_it_reimports_identically(qtbot, study, runner, tmp_path):
+    create_application()
+    series, labels, table = study
+    dialog = ExportDialog(labels, table, series.reference, runner, folder=tmp_path, name="case")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.label_list.count() == 3 and dialog.selected_labels() == (1, 2, 3)
+    assert dialog.destination.text() == str(tmp_path / "case.nii.gz")
+    dialog.set_format("seg")
+    assert dialog.destination.text() == str(tmp_path / "case.dcm") and dialog.seg_type.isEnabled()
+    dialog.label_list.item(1).setCheckState(Qt.CheckState.Unchecked)      # not white matter
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    out = tmp_path / "case.dcm"
+    assert result.path == out and out.is_file()
+    assert dialog.success_box is not None and str(out) in dialog.success_box.text()
+    dialog.success_box.close()
+    seg = hd.seg.segread(out)
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == ["grey matter", "lesion"]
+    back = import_seg(out, series.reference, label_names=table)
+    expected = np.where(labels.array == 2, 0, labels.array)
+    assert np.array_equal(back.labels.array, expected)
+
+
+def test_dialog_reports_a_missing_reference_and_writes_nothing(qtbot, study, runner, tmp_path):
+    create_application()
+    series, labels, table = study
+    meta = dict(series.reference.metadata,
+                source_files=[str(tmp_path / "gone" / f"IM{k}.dcm") for k in range(14)])
+    reference = series.reference.with_array(series.reference.array, metadata=meta)
+    dialog = ExportDialog(labels, table, reference, runner, folder=tmp_path, name="x")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.set_format("seg")
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert "reference series is missing" in blocker.args[0]
+    assert "reference series is missing" in dialog.status.text()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_window_menu_export_then_import_round_trip(qtbot, study, tmp_path):
+    create_application()
+    series, labels, table = study
+    window = MainWindow()
+    qtbot.addWidget(window)
+    texts = [a.text() for a in window.file_menu.actions()]
+    assert "&Export Segmentation…" in texts and "I&mport Segmentation…" in texts
+    assert texts.index("I&mport Segmentation…") < texts.index("&Quit")
+    window.model.open_volume(series.reference)
+    window.model.layers.add_labels(labels, table, name="brain")
+    window.action_export_seg.trigger()
+    dialog = window.export_dialog
+    dialog.set_format("nrrd")
+    out = tmp_path / "brain.nrrd"
+    dialog.destination.setText(str(out))
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.success_box.close()
+    for path in (out,):
+        before = len(window.model.layers)
+        watcher = import_segmentation(window, str(path))
+        with qtbot.waitSignal(watcher.finished, timeout=WAIT_MS):
+            pass
+        qtbot.waitUntil(lambda: len(window.model.layers) == before + 1, timeout=WAIT_MS)
+        layer = window.model.layers.active_labels
+        assert layer.name == "brain"
+        assert np.array_equal(layer.volume.array, labels.array)
+        assert [(l.id, l.name, l.color) for l in layer.table] == [(l.id, l.name, l.color) for l in table]

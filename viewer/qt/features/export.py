@@ -1,0 +1,346 @@
+"""File › Export Segmentation… and File › Import Segmentation… (NIfTI, NRRD, DICOM SEG).
+
+:class:`ExportDialog` is a standalone dialog fed by plain arguments (label volume, label table,
+reference volume, job runner), so it can be tested alone; ``install`` hooks it and the importer
+into the main window, acting on the shown image and its active label layer. Export and import run
+on the window's job runner (never on the GUI thread) and report progress in the dialog or the
+status bar; errors are plain sentences.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QMessageBox, QProgressBar,
+                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
+
+from engine.errors import CandorError
+from engine.export import ExportOptions, export_labels, import_seg, read_label_file
+from engine.jobs import JobState
+from engine.labels import LabelTable
+from engine.volume import Volume
+from viewer.qt.jobs_bridge import submit_watched
+
+log = logging.getLogger(__name__)
+
+ORDER = 60
+#: (label in the combo, file ending, format key)
+FORMATS = (("NIfTI label map (.nii.gz)", ".nii.gz", "nifti"),
+           ("NRRD for 3D Slicer (.nrrd)", ".nrrd", "nrrd"),
+           ("DICOM SEG for the PACS (.dcm)", ".dcm", "seg"))
+IMPORT_FILTER = ("Segmentations (*.dcm *.nii *.nii.gz *.nrrd *.seg.nrrd);;DICOM SEG (*.dcm);;"
+                 "All files (*)")
+
+
+def _swatch(color: tuple[int, int, int]) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(*color))
+    return QIcon(pixmap)
+
+
+def _error_text(job) -> str:
+    err = job.error
+    if isinstance(err, CandorError):
+        return str(err)
+    return f"unexpected error ({type(err).__name__}); see the log"
+
+
+class ExportDialog(QDialog):
+    """Choose format, labels, identifiers and destination; export on a worker with progress."""
+
+    exported = Signal(object)   # ExportResult
+    failed = Signal(str)
+
+    def __init__(self, labels: Volume, table: LabelTable, reference: Volume, runner,
+                 parent: QWidget | None = None, folder: str | Path | None = None,
+                 name: str = "segmentation") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export Segmentation")
+        self.labels, self.table, self.reference, self.runner = labels, table, reference, runner
+        self.watcher = None
+        self.result = None
+        self.success_box: QMessageBox | None = None
+        self._folder = Path(folder) if folder else Path.home()
+        self._name = name
+        self._build()
+        self._on_format_changed()
+
+    # Layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.format_combo = QComboBox(self)
+        for text, _ending, key in FORMATS:
+            self.format_combo.addItem(text, key)
+        self.has_dicom = bool(self.reference.metadata.get("source_files")) and \
+            self.reference.metadata.get("source_format") == "dicom"
+        if not self.has_dicom:  # a SEG must reference DICOM images
+            item = self.format_combo.model().item(2)
+            item.setEnabled(False)
+            item.setToolTip("the image was not opened from DICOM files")
+        self.format_combo.currentIndexChanged.connect(self._on_format_changed)
+        form.addRow("Format:", self.format_combo)
+        self.label_list = QListWidget(self)
+        for label_id in self._present_labels():
+            info = self.table.get(label_id)
+            item = QListWidgetItem(_swatch(info.color), f"{info.id}  {info.name}")
+            item.setData(Qt.ItemDataRole.UserRole, info.id)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.label_list.addItem(item)
+        self.label_list.setMaximumHeight(120)
+        form.addRow("Labels:", self.label_list)
+        self.seg_type = QComboBox(self)
+        self.seg_type.addItem("Binary", "BINARY")
+        self.seg_type.addItem("Fractional", "FRACTIONAL")
+        form.addRow("SEG type:", self.seg_type)
+        form.addRow("Identifiers:", self._identity_box())
+        self.include_image = QCheckBox("Also write the image", self)
+        form.addRow("", self.include_image)
+        form.addRow("Save to:", self._destination_row())
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self.buttons = QDialogButtonBox(self)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button.clicked.connect(self._cancel)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+    def _identity_box(self) -> QWidget:
+        box = QWidget(self)
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        self.keep_ids = QRadioButton("Keep the study's identifiers (for the PACS)", box)
+        self.deidentify = QRadioButton("De-identify (DICOM basic profile, for research sharing)", box)
+        self.keep_ids.setChecked(True)
+        group = QButtonGroup(box)
+        group.addButton(self.keep_ids)
+        group.addButton(self.deidentify)
+        self.pseudonym = QLineEdit(box)
+        self.pseudonym.setPlaceholderText("subject code for the de-identified files (optional)")
+        self.pseudonym.setEnabled(False)
+        self.deidentify.toggled.connect(self.pseudonym.setEnabled)
+        for w in (self.keep_ids, self.deidentify, self.pseudonym):
+            col.addWidget(w)
+        return box
+
+    def _destination_row(self) -> QWidget:
+        row = QWidget(self)
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.destination = QLineEdit(row)
+        browse = QPushButton("Browse…", row)
+        browse.clicked.connect(self._browse)
+        lay.addWidget(self.destination, 1)
+        lay.addWidget(browse)
+        return row
+
+    def _present_labels(self) -> list[int]:
+        import numpy as np
+
+        present = {int(v) for v in np.unique(self.labels.array) if v > 0}
+        return sorted(present)
+
+    # Choices --------------------------------------------------------------------------------
+    @property
+    def format_key(self) -> str:
+        return self.format_combo.currentData()
+
+    def set_format(self, key: str) -> None:
+        self.format_combo.setCurrentIndex([f[2] for f in FORMATS].index(key))
+
+    def _ending(self) -> str:
+        return FORMATS[self.format_combo.currentIndex()][1]
+
+    def _on_format_changed(self) -> None:
+        self.seg_type.setEnabled(self.format_key == "seg")
+        current = self.destination.text().strip()
+        if not current:
+            self.destination.setText(str(self._folder / (self._name + self._ending())))
+            return
+        base = current
+        for _text, ending, _key in FORMATS:
+            if base.lower().endswith(ending):
+                base = base[: -len(ending)]
+                break
+        self.destination.setText(base + self._ending())
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export segmentation as",
+                                              self.destination.text(), f"*{self._ending()}")
+        if path:
+            if not path.lower().endswith(self._ending()):
+                path += self._ending()
+            self.destination.setText(path)
+
+    def selected_labels(self) -> tuple[int, ...]:
+        items = (self.label_list.item(i) for i in range(self.label_list.count()))
+        return tuple(int(it.data(Qt.ItemDataRole.UserRole)) for it in items
+                     if it.checkState() == Qt.CheckState.Checked)
+
+    def export_options(self) -> ExportOptions:
+        return ExportOptions(labels=self.selected_labels(), seg_type=self.seg_type.currentData(),
+                             deidentify=self.deidentify.isChecked(),
+                             pseudonym=self.pseudonym.text().strip() or None,
+                             include_image=self.include_image.isChecked())
+
+    # Running --------------------------------------------------------------------------------
+    def start_export(self) -> None:
+        out = self.destination.text().strip()
+        if not out:
+            self._show_error("choose where to save the segmentation")
+            return
+        if not self.selected_labels():
+            self._show_error("choose at least one label to export")
+            return
+        try:
+            options = self.export_options()
+        except CandorError as exc:
+            self._show_error(str(exc))
+            return
+        self.export_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setText("Exporting…")
+        self.watcher = submit_watched(self.runner, export_labels, self.labels, self.table,
+                                      self.reference, out, options, parent=self,
+                                      name="export segmentation")
+        self.watcher.progress.connect(self._on_progress)
+        self.watcher.finished.connect(self._on_finished)
+
+    def _on_progress(self, event) -> None:
+        self.progress.setValue(int(round(event.fraction * 100)))
+        if event.stage:
+            self.status.setText(event.stage.capitalize() + "…")
+
+    def _on_finished(self, job) -> None:
+        self.export_button.setEnabled(True)
+        self.progress.hide()
+        if job.state is JobState.DONE:
+            self.result = job.result()
+            self._show_success(self.result)
+            self.exported.emit(self.result)
+            self.accept()
+        elif job.state is JobState.CANCELLED:
+            self.status.setText("Export cancelled; nothing was written.")
+        else:
+            self._show_error(_error_text(job))
+
+    def _show_success(self, result) -> None:
+        text = f"The segmentation was saved to:\n{result.path}"
+        for extra in result.extra_paths:
+            text += f"\n{extra}"
+        if result.warnings:
+            text += "\n\nNote: " + "\n".join(result.warnings)
+        self.success_box = QMessageBox(QMessageBox.Icon.Information, "Segmentation exported", text,
+                                       QMessageBox.StandardButton.Ok, self.parentWidget() or self)
+        self.success_box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.success_box.open()
+
+    def _show_error(self, message: str) -> None:
+        self.status.setText(f"Not exported: {message}")
+        self.failed.emit(message)
+
+    def _cancel(self) -> None:
+        if self.watcher is not None and self.watcher.job and not self.watcher.job.state.finished:
+            self.watcher.job.cancel()
+            return
+        self.reject()
+
+
+# Main-window integration ------------------------------------------------------------------------
+def open_export_dialog(window) -> ExportDialog | None:
+    """Show the export dialog for the active label layer of the shown image (non-modal)."""
+    model = window.model
+    layer = model.layers.active_labels
+    if model.image is None or layer is None:
+        QMessageBox.information(window, "Export Segmentation",
+                                "There is no segmentation to export: open a study and add or "
+                                "draw a label layer first.")
+        return None
+    folder = window.recent.paths[0] if getattr(window.recent, "paths", None) else None
+    folder = Path(folder).parent if folder else None
+    dialog = ExportDialog(layer.volume, layer.table, model.image.volume, window.jobs, window,
+                          folder=folder, name=layer.name.replace(" ", "_") or "segmentation")
+    dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
+    window.export_dialog = dialog
+    dialog.open()
+    return dialog
+
+
+def _load_segmentation(path: str, reference: Volume, names: LabelTable | None, *, progress=None,
+                       cancel=None):
+    """Worker side of the import: a DICOM SEG or a label file, as (volume, table, maps, warnings)."""
+    if str(path).lower().endswith(".dcm"):
+        seg = import_seg(path, reference, label_names=names, progress=progress, cancel=cancel)
+        return seg.labels, seg.table, seg.probabilities, seg.warnings
+    volume, table = read_label_file(path)
+    return volume, table, {}, []
+
+
+def import_segmentation(window, path: str):
+    """Import ``path`` onto the shown image as a label layer (probabilities as heatmaps)."""
+    model = window.model
+    if model.image is None:
+        QMessageBox.information(window, "Import Segmentation", "Open the study the segmentation "
+                                "belongs to first.")
+        return None
+    active = model.layers.active_labels
+    names = active.table if active is not None else None
+    window.statusBar().showMessage(f"Importing {Path(path).name}…")
+    watcher = submit_watched(window.jobs, _load_segmentation, path, model.image.volume, names,
+                             parent=window, name="import segmentation")
+
+    def done(job) -> None:
+        if job.state is not JobState.DONE:
+            window.messages.add(f"Could not import {Path(path).name}: {_error_text(job)}", "error")
+            window.statusBar().showMessage("Import failed")
+            return
+        volume, table, maps, warnings = job.result()
+        try:
+            model.layers.add_labels(volume, table, name=Path(path).name.split(".")[0])
+            for label_id, prob in maps.items():
+                model.layers.add_heatmap(prob, name=f"P({table.get(label_id).name})",
+                                         value_range=(0.0, 1.0))
+        except CandorError as exc:
+            window.messages.add(f"Could not import {Path(path).name}: {exc}", "error")
+            return
+        for warning in warnings:
+            window.messages.add(warning, "warning")
+        window.statusBar().showMessage(f"Imported {Path(path).name}", 10000)
+
+    watcher.finished.connect(done)
+    window.import_watcher = watcher
+    return watcher
+
+
+def _choose_and_import(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Import segmentation", "", IMPORT_FILTER)
+    if path:
+        import_segmentation(window, path)
+
+
+def install(window) -> None:
+    menu = window.file_menu
+    before = getattr(window, "action_quit", None)
+    window.action_export_seg = menu.addAction("&Export Segmentation…")
+    window.action_import_seg = menu.addAction("I&mport Segmentation…")
+    if before is not None:  # keep Quit last, after a separator
+        for action in (window.action_export_seg, window.action_import_seg):
+            menu.removeAction(action)
+            menu.insertAction(before, action)
+        menu.insertSeparator(before)
+    window.action_export_seg.setShortcut("Ctrl+E")
+    window.action_export_seg.triggered.connect(lambda: open_export_dialog(window))
+    window.action_import_seg.triggered.connect(lambda: _choose_and_import(window))
