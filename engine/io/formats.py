@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,15 @@ def read_image(path: str | os.PathLike) -> Volume:
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
-    except RuntimeError:
+    except RuntimeError as exc:
+        if "orthonormal" in str(exc):
+            raise InputError(f"{path.name} declares a skewed (non-orthonormal) orientation; "
+                             "its geometry cannot be represented") from None
         raise InputError(f"{path.name} is not a readable image file (damaged or truncated header)") from None
     size = list(reader.GetSize())
     comps = reader.GetNumberOfComponents()
     _check_header(path, reader, size, comps)
+    _check_gzip_complete(path)
     try:
         image = reader.Execute()
     except RuntimeError:
@@ -76,6 +81,27 @@ def _check_header(path: Path, reader, size: list[int], comps: int) -> None:
     if need > have:
         raise InputError(f"{path.name} declares {'×'.join(map(str, size))} voxels "
                          f"({need / 1e6:.0f} MB) but the file cannot hold them")
+
+
+def _check_gzip_complete(path: Path) -> None:
+    """ITK reads a cut .gz as if it were whole (the rest zero-filled): check the stream first.
+
+    Streams through the file in 1 MiB pieces, so memory stays constant.
+    """
+    if not _is_gzip(path):
+        return
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
+    with open(path, "rb") as fp:
+        while chunk := fp.read(1 << 20):
+            try:
+                while chunk:
+                    inflater.decompress(chunk, 1 << 22)
+                    chunk = inflater.unconsumed_tail
+            except zlib.error:
+                raise InputError(f"{path.name} is damaged: its compressed data is corrupt") from None
+            if inflater.eof:
+                return
+    raise InputError(f"{path.name} is damaged or truncated: its compressed data ends early")
 
 
 def _bytes_per_pixel(name: str) -> int:
