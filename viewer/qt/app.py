@@ -36,4 +36,7 @@ def run_gui(path: str | os.PathLike | None = None) -> int:
     window.show()
     if path:
         QTimer.singleShot(0, lambda: window.open_path(str(path)))
+    if os.environ.get("CANDOR_QUIT_AFTER_START"):
+        # Start-up smoke test / benchmark (bench/bench_startup.py): quit once the window is up.
+        QTimer.singleShot(0, app.quit)
     return app.exec()
