@@ -7,9 +7,16 @@ from PySide6.QtCore import QObject, Signal
 from engine.jobs import Job, ProgressEvent
 
 
-def submit_watched(runner, fn, *args, parent: QObject | None = None, **kwargs) -> "JobWatcher":
-    """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts."""
+def submit_watched(runner, fn, *args, parent: QObject | None = None, on_finished=None,
+                   **kwargs) -> "JobWatcher":
+    """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts.
+
+    Connect to ``finished`` through ``on_finished`` (a slot called in the GUI thread): a slot
+    connected after this returns can miss a job that finishes quickly.
+    """
     watcher = JobWatcher(parent)
+    if on_finished is not None:
+        watcher.finished.connect(on_finished)
     watcher.job = runner.submit(fn, *args, on_progress=watcher._relay_progress,
                                 on_done=watcher._relay_done, **kwargs)
     return watcher

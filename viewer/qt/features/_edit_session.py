@@ -121,8 +121,7 @@ class EditSession(QObject):
             self.store = autosave.AutosaveSession()
         self._unsaved = False
         watcher = submit_watched(self.window.jobs, self.store.save, self.snapshot(), parent=self,
-                                 name="autosave")
-        watcher.finished.connect(self._saved)
+                                 name="autosave", on_finished=self._saved)
         self._save_watcher = watcher
         return watcher
 
@@ -165,8 +164,7 @@ class EditSession(QObject):
             self._tracked.append((layer, ai))
         watcher = submit_watched(self.window.jobs, queue_correction, image.volume, ai_array,
                                  layer.volume.array.copy(), table, model_of(ai), parent=self,
-                                 name="accept")
-        watcher.finished.connect(self._accepted)
+                                 name="accept", on_finished=self._accepted)
         self._accept_watcher = watcher
         self.controller.status("Queueing the correction…")
         return watcher
@@ -220,9 +218,10 @@ class EditSession(QObject):
             return None
         from engine import io
 
-        watcher = submit_watched(self.window.jobs, io.load, path, snapshot.source.get("series_uid"),
-                                 parent=self, name="recover")
-        watcher.finished.connect(lambda job: self._loaded_for_recovery(job, session_id, snapshot.source))
+        watcher = submit_watched(
+            self.window.jobs, io.load, path, snapshot.source.get("series_uid"), parent=self,
+            name="recover",
+            on_finished=lambda job: self._loaded_for_recovery(job, session_id, snapshot.source))
         return watcher
 
     def _loaded_for_recovery(self, job, session_id: str, source: dict) -> None:
