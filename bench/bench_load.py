@@ -5,7 +5,7 @@ uncompressed files) and a 512×512×300 JPEG 2000 lossless series (300 files), t
 method in a fresh subprocess with the files in the page cache: wall time (median of repeats) and
 peak resident memory above the process's baseline. The I/O floor is reading every file's bytes.
 
-    python bench/bench_load.py [--repeats 3] [--markdown]
+    python bench/bench_load.py [--repeats 3] [--markdown] [--scan-variants]
 """
 
 from __future__ import annotations
@@ -114,8 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--scan-variants", action="store_true",
+                        help="also time the header scan with 1-8 threads and with process pools")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    if args.scan_variants:
+        scan_variants(make_series("ct_uncompressed", **{k: v for k, v in
+                                                        SERIES["ct_uncompressed"].items()
+                                                        if k != "label"}))
     rows = []
     for name, spec in SERIES.items():
         folder = make_series(name, spec["nz"], spec["syntax"])
@@ -131,6 +137,37 @@ def main(argv: list[str] | None = None) -> int:
                   f"({peak / volume_bytes:.2f}× volume)", file=sys.stderr)
     print_table(rows, args.markdown)
     return 0
+
+
+def scan_variants(folder: Path) -> None:
+    """Header scan of the 400 files: threads vs process pools (why engine.io uses threads)."""
+    import multiprocessing as mp
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from engine.io.scan import _safe_header, read_headers
+
+    files = sorted(folder.iterdir())
+
+    def timed(fn, n=5):
+        runs = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t)
+        return statistics.median(runs)
+
+    print("| header scan of 400 files | median wall (s) |\n| --- | ---: |")
+    for threads in (1, 2, 4, 8):
+        wall = timed(lambda: read_headers(files, [], threads=threads))
+        print(f"| {threads} thread{'s' if threads > 1 else ''} | {wall:.3f} |")
+    for method in ("fork", "forkserver", "spawn"):
+        ctx = mp.get_context(method)
+
+        def run():
+            with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+                list(pool.map(_safe_header, files, chunksize=50))
+        print(f"| 2 processes ({method}) | {timed(run, 3):.3f} |")
 
 
 def print_table(rows: list[dict], markdown: bool) -> None:

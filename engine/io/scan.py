@@ -22,9 +22,11 @@ _CHUNK = 64
 
 
 def workers() -> int:
-    """Header parsing holds the GIL; two threads overlap one file's I/O with another's parsing
-    (measured: more threads only add contention, see docs/PERFORMANCE.md)."""
-    return 2
+    """Threads for header reads. Parsing holds the GIL, so threads only overlap file I/O; on a
+    warm cache 1–8 threads are within noise of each other and process pools lose to their start-up
+    cost (bench/bench_load.py --scan-variants; docs/PERFORMANCE.md). Four threads hide the
+    latency of cold disks and network shares without contention."""
+    return 4
 
 
 def scan(path: str | os.PathLike, *, progress: ProgressCallback | None = None,
@@ -81,13 +83,14 @@ def _walk(root: Path, skipped: list[Skipped], cancel: CancelToken | None) -> Ite
 
 def read_headers(files: list[Path], skipped: list[Skipped], *,
                  progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> list[SliceHeader]:
+                 cancel: CancelToken | None = None, threads: int | None = None) -> list[SliceHeader]:
     """Headers of ``files`` (threads, in chunks so that cancel stops within a chunk)."""
     headers: list[SliceHeader] = []
     total = max(len(files), 1)
-    with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="candor-scan") as pool:
-        for start in range(0, len(files), _CHUNK * workers()):
-            batch = files[start:start + _CHUNK * workers()]
+    threads = threads or workers()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="candor-scan") as pool:
+        for start in range(0, len(files), _CHUNK * threads):
+            batch = files[start:start + _CHUNK * threads]
             for path, outcome in zip(batch, pool.map(_safe_header, batch)):
                 if isinstance(outcome, SliceHeader):
                     headers.append(outcome)
