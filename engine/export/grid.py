@@ -28,7 +28,9 @@ def label_dtype(max_label: int) -> np.dtype:
 
 
 def as_label_array(array: np.ndarray) -> np.ndarray:
-    """An unsigned integer copy of a label array; refuses fractional or negative values."""
+    """The label array as uint8/uint16 (not copied when it already is); refuses other values."""
+    if array.dtype in (np.uint8, np.uint16):
+        return array
     if array.dtype == np.bool_:
         return array.astype(np.uint8)
     if array.dtype.kind == "f":
@@ -42,6 +44,54 @@ def as_label_array(array: np.ndarray) -> np.ndarray:
     if lo < 0:
         raise InputError("the mask holds negative values; label ids start at 1 (0 is background)")
     return array.astype(label_dtype(hi), copy=True)
+
+
+def present_labels(labels: np.ndarray) -> list[int]:
+    """Label ids (> 0) that occur in an unsigned label array (one counting pass)."""
+    counts = np.bincount(labels.ravel(), minlength=1)
+    return [int(v) for v in np.flatnonzero(counts) if v > 0]
+
+
+def place_on_subgrid(volume: Volume, target: Geometry) -> np.ndarray | None:
+    """``volume`` placed exactly on ``target`` when its voxels are ``target`` voxels, else ``None``.
+
+    True when both grids share spacing and axes (up to order and sign) and ``volume``'s first
+    voxel centre is a ``target`` voxel centre: then voxels are copied by index, no interpolation
+    (a SEG stored on some of the displayed series' slices, a cropped mask). Parts outside
+    ``target`` are dropped.
+    """
+    src = volume.geometry
+    dots = target.matrix.T @ src.matrix          # [target axis, source axis]
+    axis_of = np.argmax(np.abs(dots), axis=0)    # target axis of each source axis
+    if sorted(axis_of.tolist()) != [0, 1, 2]:
+        return None
+    signs = np.sign(dots[axis_of, [0, 1, 2]])
+    if not np.allclose(np.abs(dots[axis_of, [0, 1, 2]]), 1.0, atol=1e-4):
+        return None
+    if not np.allclose(np.asarray(src.spacing), np.asarray(target.spacing)[axis_of], rtol=1e-4):
+        return None
+    start = target.physical_to_index(src.origin)
+    if not np.allclose(start, np.round(start), atol=1e-3):
+        return None
+    start = np.round(start).astype(int)
+    ijk = np.asarray(volume.array).transpose(2, 1, 0)           # [i, j, k] of the source
+    order = [int(np.flatnonzero(axis_of == a)[0]) for a in range(3)]
+    block = ijk.transpose(order)                                 # axes now target i, j, k
+    lo = np.empty(3, int)
+    for a in range(3):
+        if signs[order[a]] < 0:
+            block = np.flip(block, axis=a)
+            lo[a] = start[a] - (block.shape[a] - 1)
+        else:
+            lo[a] = start[a]
+    out = np.zeros(target.size, dtype=volume.array.dtype)       # [i, j, k]
+    t_lo = np.maximum(lo, 0)
+    t_hi = np.minimum(lo + np.asarray(block.shape), np.asarray(target.size))
+    if np.any(t_hi <= t_lo):
+        return out.transpose(2, 1, 0)
+    src_sl = tuple(slice(t_lo[a] - lo[a], t_hi[a] - lo[a]) for a in range(3))
+    out[tuple(slice(t_lo[a], t_hi[a]) for a in range(3))] = block[src_sl]
+    return np.ascontiguousarray(out.transpose(2, 1, 0))
 
 
 def _overlaps(a: Geometry, b: Geometry) -> bool:
@@ -87,6 +137,10 @@ def labels_on_grid(mask: Volume, reference: Geometry) -> tuple[np.ndarray, list[
     if not _overlaps(mask.geometry, reference):
         raise InputError("the mask does not overlap the reference image at all; it was drawn "
                          "on another scan or in another coordinate system")
+    placed = place_on_subgrid(mask.with_array(labels), reference)
+    if placed is not None:
+        return placed, ["the mask covered part of the reference image's voxel grid and was "
+                        "placed on it voxel for voxel"]
     log.info("mask grid differs from the reference grid; resampling (nearest neighbour)")
     out = resample_nearest(mask.with_array(labels), reference)
     warning = ("the mask was on a different voxel grid from the reference image and was "

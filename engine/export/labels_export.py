@@ -11,7 +11,8 @@ from engine import __version__
 from engine.errors import InputError
 from engine.export import label_files
 from engine.export._atomic import atomic_outputs
-from engine.export.grid import as_label_array, labels_on_grid, same_grid_or_refuse
+from engine.export.grid import (as_label_array, labels_on_grid, present_labels,
+                                same_grid_or_refuse)
 from engine.export.options import ExportOptions, ExportResult, Provenance, format_of
 from engine.export.seg_dicom import write_seg
 from engine.export.seg_write import binary_frames
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def chosen_labels(labels: np.ndarray, table: LabelTable,
                   selection: tuple[int, ...] | None) -> tuple[list[int], list[str]]:
     """Labels to export: the selection (or every label present), minus empty ones (warned)."""
-    present = {int(v) for v in np.unique(labels) if v > 0}
+    present = set(present_labels(labels))
     wanted = sorted(present) if selection is None else sorted(set(selection))
     warnings = [f"label {table.get(i).name!r} is empty in this mask and was not exported"
                 for i in wanted if i not in present]
@@ -55,7 +56,8 @@ def export_labels(mask: Volume, table: LabelTable, reference: Volume, out: str |
         labels, warnings = labels_on_grid(mask, reference.geometry)
     ids, empty = chosen_labels(labels, table, options.labels)
     warnings += empty
-    labels = np.where(np.isin(labels, ids), labels, 0).astype(labels.dtype)
+    if options.labels is not None and set(present_labels(labels)) - set(ids):
+        labels = np.where(np.isin(labels, ids), labels, 0).astype(labels.dtype)
     if fmt == "seg":
         frames = binary_frames(labels, ids, options.seg_type)
         result = write_seg(frames, table, ids, reference, out, options, provenance,

@@ -50,11 +50,20 @@ class Provenance:
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> Provenance:
+        """Provenance from a label volume's metadata.
+
+        Model: ``model_name``/``model_version`` or ``model``/``version`` (``model`` may be
+        ``NAME@VERSION``). Corrected: ``edited`` true or ``role == "corrected"`` (the viewer's
+        editable layers). An explicit ``provenance`` key wins.
+        """
         name = metadata.get("model_name") or metadata.get("model")
-        version = metadata.get("model_version")
+        version = metadata.get("model_version") or metadata.get("version")
+        if isinstance(name, str) and "@" in name and not version:
+            name, _, version = name.partition("@")
         kind = metadata.get("provenance")
         if kind not in PROVENANCE_KINDS:
-            kind = ("corrected" if metadata.get("edited") else "ai") if name else "manual"
+            edited = bool(metadata.get("edited")) or metadata.get("role") == "corrected"
+            kind = ("corrected" if edited else "ai") if name else "manual"
         if kind in ("ai", "corrected") and not name:
             kind = "manual"
         return cls(kind, str(name) if name else None, str(version) if version else None)

@@ -4,7 +4,8 @@ highdicom reads the SEG and assembles its frames into a regularly spaced volume 
 reference's patient coordinates (missing, i.e. empty, frames are filled with zeros). Each segment
 is then resampled onto the displayed series' grid: nearest neighbour for BINARY segments, linear
 interpolation then ≥ 0.5 for FRACTIONAL ones (whose probabilities are kept as float maps too).
-When the SEG lies exactly on the displayed grid, no interpolation happens at all.
+When the SEG's frames are slices of the displayed grid (the usual case: a SEG made on this series,
+by Candor or another tool), voxels are copied by index and no interpolation happens at all.
 
 A SEG is placed on the displayed series only when both share a frame of reference (same
 FrameOfReferenceUID); a series without one (e.g. opened from NIfTI) gets the SEG by its
@@ -22,7 +23,7 @@ import numpy as np
 import pydicom
 
 from engine.errors import InputError, UnsupportedError
-from engine.export.grid import label_dtype, resample_linear, resample_nearest
+from engine.export.grid import label_dtype, place_on_subgrid, resample_linear, resample_nearest
 from engine.jobs import report
 from engine.labels import LabelInfo, LabelTable, default_color
 from engine.volume import Geometry, Volume
@@ -166,14 +167,15 @@ def import_seg(path: str | Path, reference: Volume | None = None, *,
         channel = np.asarray(hd_vol.array[..., n])
         native = Volume(channel.astype(np.float32 if fractional else np.uint8), geometry, "SEG")
         label_id = ids[s.number].id
+        placed = place_on_subgrid(native, target)
         if fractional:
-            p = (native.array if geometry.is_close(target) else resample_linear(native, target))
+            p = placed if placed is not None else resample_linear(native, target)
             probabilities[label_id] = Volume(p.astype(np.float32), target, "OT",
                                              {"label_name": s.name, "kind": "probability"})
             mask = (p >= 0.5) & (p > best)
             best = np.maximum(best, p)
         else:
-            m = native.array if geometry.is_close(target) else resample_nearest(native, target)
+            m = placed if placed is not None else resample_nearest(native, target)
             mask = m > 0
         overlap |= mask & (labels > 0)
         labels[mask] = label_id

@@ -99,22 +99,34 @@ def test_label_selection_and_empty_label_warning(series, mask, table, tmp_path):
     assert set(np.unique(data)) == {0, 3}
 
 
-def test_mask_on_another_grid_is_resampled_onto_the_reference(series, mask, table, tmp_path):
+def test_cropped_mask_is_placed_voxel_for_voxel(series, mask, table, tmp_path):
     g = series.reference.geometry
     # the same labels on a cropped grid: starts at voxel (2, 1, 1) of the reference
     crop = mask.array[1:, 1:, 2:]
     origin = g.index_to_physical([2, 1, 1])
     sub = mask.with_array(np.ascontiguousarray(crop),
                           geometry=Geometry(crop.shape[::-1], g.spacing, origin, g.direction))
-    out = tmp_path / "resampled.nrrd"
+    out = tmp_path / "placed.nrrd"
     result = export_labels(sub, table, series.reference, out)
-    assert any("resampled" in w for w in result.warnings)
+    assert any("voxel for voxel" in w for w in result.warnings)
     data = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
     expected = mask.array.copy()
     expected[0, :, :] = 0
     expected[:, 0, :] = 0
     expected[:, :, :2] = 0
     assert np.array_equal(data, expected)
+
+
+def test_mask_on_a_finer_grid_is_resampled_nearest_neighbour(series, mask, table, tmp_path):
+    g = series.reference.geometry
+    fine = np.repeat(np.repeat(np.repeat(mask.array, 2, 0), 2, 1), 2, 2)   # 2× finer, same extent
+    spacing = np.asarray(g.spacing) / 2
+    origin = g.index_to_physical([-0.25, -0.25, -0.25])
+    sub = mask.with_array(fine, geometry=Geometry(fine.shape[::-1], spacing, origin, g.direction))
+    result = export_labels(sub, table, series.reference, tmp_path / "r.nii.gz")
+    assert any("resampled" in w for w in result.warnings)
+    data = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "r.nii.gz")))
+    assert np.array_equal(data, mask.array)
 
 
 def test_include_image_writes_the_reference_beside_the_mask(series, mask, table, tmp_path):
