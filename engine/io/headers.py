@@ -176,9 +176,13 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
     sop_class = str(ds.get("SOPClassUID", "") or meta.get("MediaStorageSOPClassUID", "") or "")
     if sop_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
         raise SkipFile("DICOMDIR (an index; the images it lists are read directly)")
-    if "SeriesInstanceUID" not in ds:
-        raise SkipFile("DICOM without a series (not an image)")
     is_seg = sop_class == SEG_STORAGE
+    series_uid = str(ds.get("SeriesInstanceUID", "") or "")
+    if not series_uid:
+        if offset is None or "Rows" not in ds:
+            raise SkipFile("DICOM without a series and without an image")
+        # de-identified exports sometimes strip the UID: group by frame of reference instead
+        series_uid = f"no-series-uid:{ds.get('FrameOfReferenceUID', '') or ds.get('StudyInstanceUID', '') or 'unknown'}"
     if offset is None and not is_seg:
         name = UID(sop_class).name if sop_class else "unknown object"
         raise SkipFile(f"no image data ({name})")
@@ -186,7 +190,7 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         path=path, file_size=size, sop_class_uid=sop_class,
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-        series_uid=str(ds.get("SeriesInstanceUID")),
+        series_uid=series_uid,
         modality=str(ds.get("Modality", "") or "OT"),
         series_description=str(ds.get("SeriesDescription", "") or ""),
         study_description=str(ds.get("StudyDescription", "") or ""),
@@ -200,6 +204,8 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         image_type=tuple(str(v).upper() for v in _list(ds.get("ImageType"))),
     )
     h.transfer_syntax = str(meta.get("TransferSyntaxUID", "") or _encoding_of(ds))
+    if series_uid.startswith("no-series-uid:"):
+        h.warnings.append("files without a SeriesInstanceUID, grouped by frame of reference")
     if head[:4] in _EXECUTABLE_MAGIC or head[:2] in _EXECUTABLE_MAGIC:
         h.warnings.append("a file's preamble holds an executable header (a possible DICOM/"
                           "executable polyglot); only the image data was read")

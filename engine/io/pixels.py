@@ -106,6 +106,7 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
             step = max(8, workers * 8)
             for start in range(0, len(ks), step):
                 chunk = ks[start:start + step]
+                report(None, cancel, 0.0)  # stop before the next chunk if cancelled
                 list(pool.map(lambda k: fn(k, headers[k]), chunk))
                 done += len(chunk)
                 report(progress, cancel, done / n, f"reading pixels ({done}/{n})")

@@ -283,3 +283,29 @@ def _meta_bytes(ds) -> bytes:
     buf = BytesIO()
     write_file_meta_info(buf, ds.file_meta, enforce_standard=False)
     return buf.getvalue()
+
+
+def test_files_without_series_uid_are_grouped_and_stated(tmp_path):
+    def strip(ds, k):
+        del ds.SeriesInstanceUID
+    series(tmp_path, nz=4, frame_of_reference_uid="1.2.77", edit=strip)
+    (stack,) = scan(tmp_path).series
+    assert stack.series_uid == "no-series-uid:1.2.77" and stack.n_files == 4
+    volume = load(tmp_path)
+    np.testing.assert_array_equal(volume.array, phantom(nz=4, ny=12, nx=14).array)
+    assert any("without a SeriesInstanceUID" in w for w in volume.warnings)
+
+
+def test_load_can_be_cancelled_mid_way(tmp_path):
+    from engine.errors import Cancelled
+    from engine.jobs import CancelToken
+
+    series(tmp_path, nz=40)  # several chunks of slices
+    token = CancelToken()
+
+    def progress(fraction, stage=""):
+        if "pixels" in stage:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        load(tmp_path, progress=progress, cancel=token)
