@@ -36,14 +36,15 @@ def write_seg(frames: np.ndarray, table: LabelTable, label_ids: list[int], refer
               fractional_type: str = "PROBABILITY", progress=None, cancel=None) -> ExportResult:
     """Build the SEG of ``frames`` (k-ordered, see ``seg_write``) on ``reference`` and save it."""
     with_images = options.include_image or options.deidentify
-    sources = read_sources(reference, with_pixels=with_images,
-                           progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
+    found = read_sources(reference, with_pixels=with_images,
+                         progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
+    sources = found.datasets
     warnings: list[str] = []
     if options.deidentify:
         uids = UidMap()
         sources = [deidentify(copy.deepcopy(ds), uids, pseudonym=options.pseudonym) for ds in sources]
     report(progress, cancel, 0.35, "building the DICOM SEG")
-    seg = build_segmentation(sources, frames, table, label_ids, provenance,
+    seg = build_segmentation(sources, found.arrange(frames), table, label_ids, provenance,
                              seg_type=options.seg_type,
                              series_description=options.series_description,
                              series_number=options.series_number,

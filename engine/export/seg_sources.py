@@ -1,20 +1,22 @@
 """The source DICOM instances a SEG references, checked against the reference volume.
 
 A DICOM Segmentation is only as good as its references: each frame must point at the source
-image it lies on, and all of them must share one frame of reference. Everything here refuses,
+image (or the frame of a multi-frame image) it lies on, and all of them must share one frame of
+reference. Everything here refuses,
 with a plain message, the references it cannot honour, before anything is written.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from engine.errors import InputError, UnsupportedError
+from engine.errors import InputError
 from engine.jobs import report
 from engine.volume import Volume
 
@@ -38,8 +40,29 @@ def source_paths(reference: Volume) -> list[Path]:
     return paths
 
 
+@dataclass
+class Sources:
+    """The source instances of a reference volume and how its k slices map onto their frames.
+
+    ``frame_of_k`` is ``None`` for a classic series (slice k is ``datasets[k]``); for one
+    multi-frame (enhanced) image it holds the 0-based frame index of each k slice.
+    """
+
+    datasets: list[Dataset]
+    frame_of_k: list[int] | None = None
+
+    def arrange(self, frames: np.ndarray) -> np.ndarray:
+        """SEG pixel frames in k order → the order highdicom pairs with the source frames."""
+        if self.frame_of_k is None:
+            return frames
+        n = int(self.datasets[0].NumberOfFrames)
+        out = np.zeros((n, *frames.shape[1:]), dtype=frames.dtype)  # other frames stay empty
+        out[self.frame_of_k] = frames
+        return out
+
+
 def read_sources(reference: Volume, *, with_pixels: bool = False, progress=None,
-                 cancel=None) -> list[Dataset]:
+                 cancel=None) -> Sources:
     """Read and check the reference's source instances (headers only unless ``with_pixels``)."""
     paths = source_paths(reference)
     datasets = []
@@ -50,17 +73,14 @@ def read_sources(reference: Volume, *, with_pixels: bool = False, progress=None,
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise InputError(f"source file {path.name} of the reference series cannot be read "
                              f"({type(exc).__name__})") from None
-    check_sources(reference, datasets)
-    return datasets
+    return check_sources(reference, datasets)
 
 
-def check_sources(reference: Volume, datasets: list[Dataset]) -> None:
-    """Refuse references a SEG cannot honour: multi-frame, mixed frames, wrong geometry."""
+def check_sources(reference: Volume, datasets: list[Dataset]) -> Sources:
+    """Refuse references a SEG cannot honour: mixed frames, wrong geometry, changed files."""
     g = reference.geometry
-    if len(datasets) == 1 and int(datasets[0].get("NumberOfFrames", 1) or 1) > 1:
-        raise UnsupportedError("DICOM SEG export from a multi-frame (enhanced) source image is "
-                               "not supported yet; export to NIfTI or NRRD instead")
-    if len(datasets) != g.size[2]:
+    frame_of_k = _multiframe_map(reference, datasets)
+    if frame_of_k is None and len(datasets) != g.size[2]:
         raise InputError(f"the reference volume has {g.size[2]} slices but {len(datasets)} "
                          "source files; the SEG cannot reference them one to one")
     frames = {str(ds.get("FrameOfReferenceUID", "")) for ds in datasets}
@@ -70,28 +90,60 @@ def check_sources(reference: Volume, datasets: list[Dataset]) -> None:
     if len(frames) > 1:
         raise InputError(f"the reference series mixes {len(frames)} frames of reference; a SEG "
                          "must lie in exactly one")
-    series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
-    if len(series) > 1:
+    if len({str(ds.get("SeriesInstanceUID", "")) for ds in datasets}) > 1:
         raise InputError("the reference files belong to more than one series")
     expected_uids = reference.metadata.get("sop_instance_uids")
-    m = g.matrix
-    for k, ds in enumerate(datasets):
+    for k in range(g.size[2]):
+        ds = datasets[0] if frame_of_k is not None else datasets[k]
         if expected_uids and str(ds.SOPInstanceUID) != str(expected_uids[k]):
             raise InputError(f"source file for slice {k} is not the instance the volume was loaded "
                              "from (the series changed on disk since it was opened)")
-        _check_frame(ds, k, g, m)
+        frame = frame_of_k[k] if frame_of_k is not None else None
+        _check_plane(_plane(ds, frame, k), k, g)
+    return Sources(datasets, frame_of_k)
 
 
-def _check_frame(ds: Dataset, k: int, g, m: np.ndarray) -> None:
-    where = f"slice {k}"
+def _multiframe_map(reference: Volume, datasets: list[Dataset]) -> list[int] | None:
+    if len(datasets) != 1 or int(datasets[0].get("NumberOfFrames", 1) or 1) <= 1:
+        return None
+    numbers = reference.metadata.get("frame_numbers")
+    n = int(datasets[0].NumberOfFrames)
+    if not numbers or len(numbers) != reference.geometry.size[2] or \
+            not all(1 <= int(f) <= n for f in numbers):
+        raise InputError("the reference volume does not say which frames of its multi-frame "
+                         "source image it holds; the SEG cannot reference them")
+    return [int(f) - 1 for f in numbers]
+
+
+def _group_item(ds: Dataset, frame: int | None, sequence: str, keyword: str):
+    """An attribute from the per-frame functional groups of ``frame``, else the shared ones."""
+    groups = []
+    if frame is not None and "PerFrameFunctionalGroupsSequence" in ds:
+        groups.append(ds.PerFrameFunctionalGroupsSequence[frame])
+    if "SharedFunctionalGroupsSequence" in ds:
+        groups.append(ds.SharedFunctionalGroupsSequence[0])
+    for group in groups:
+        if sequence in group and keyword in group[sequence][0]:
+            return group[sequence][0][keyword].value
+    return ds.get(keyword)
+
+
+def _plane(ds: Dataset, frame: int | None, k: int):
+    """(columns, rows, orientation, position, pixel spacing) of one source frame."""
     try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        iop = np.asarray([float(v) for v in ds.ImageOrientationPatient])
-        ipp = np.asarray([float(v) for v in ds.ImagePositionPatient])
-        spacing = [float(v) for v in ds.PixelSpacing]
+        iop = _group_item(ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient")
+        ipp = _group_item(ds, frame, "PlanePositionSequence", "ImagePositionPatient")
+        spacing = _group_item(ds, frame, "PixelMeasuresSequence", "PixelSpacing")
+        return (int(ds.Columns), int(ds.Rows), np.asarray([float(v) for v in iop]),
+                np.asarray([float(v) for v in ipp]), [float(v) for v in spacing])
     except (AttributeError, ValueError, TypeError):
-        raise InputError(f"{where} of the reference series lacks its position, orientation or "
+        raise InputError(f"slice {k} of the reference series lacks its position, orientation or "
                          "pixel spacing; a SEG cannot be placed on it") from None
+
+
+def _check_plane(plane, k: int, g) -> None:
+    cols, rows, iop, ipp, spacing = plane
+    where, m = f"slice {k}", g.matrix
     if (cols, rows) != (g.size[0], g.size[1]):
         raise InputError(f"{where}: source image is {cols}×{rows} but the mask is "
                          f"{g.size[0]}×{g.size[1]}: the mask's geometry does not match the series")

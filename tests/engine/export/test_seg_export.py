@@ -155,3 +155,29 @@ def test_non_dicom_reference_is_refused_for_seg(series, mask, table, tmp_path):
     write_image(series.reference, nii)
     with pytest.raises(InputError, match="not loaded from a DICOM series"):
         export_labels(mask, table, load(nii), tmp_path / "x.dcm")
+
+
+def test_seg_on_an_enhanced_multiframe_source(mask, table, tmp_path):
+    """pydicom-data's Enhanced CT (two frames, stored in reverse k order)."""
+    from pydicom.data import get_testdata_file
+
+    from engine.io import load
+
+    reference = load(get_testdata_file("eCT_Supplemental.dcm"))
+    assert reference.metadata["frame_numbers"] == [2, 1]
+    lab = np.zeros(reference.geometry.shape, np.uint8)
+    lab[0, 100:140, 300:360] = 1          # k = 0 is frame 2
+    lab[1, 200:220, 50:90] = 3
+    labels = reference.with_array(lab, modality="SEG", metadata={})
+    out = tmp_path / "ect.dcm"
+    export_labels(labels, table, reference, out)
+    assert dciodvfy_errors(out) == []
+    seg = hd.seg.segread(out)
+    by_frame = {}
+    for f in seg.PerFrameFunctionalGroupsSequence:
+        source = f.DerivationImageSequence[0].SourceImageSequence[0]
+        by_frame[int(source.ReferencedFrameNumber)] = \
+            int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+    assert by_frame == {2: 1, 1: 2}       # grey matter on frame 2, lesion (segment 2) on frame 1
+    back = import_seg(out, reference, label_names=table)
+    assert np.array_equal(back.labels.array, lab)
