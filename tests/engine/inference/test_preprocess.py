@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from engine.inference import model_grid, normalize, to_model_spacing
+from engine.models import Normalization
+from engine.volume import Geometry, Volume
+
+
+def _oblique_geometry(size=(20, 18, 12), spacing=(0.9, 1.1, 2.5)):
+    a = np.deg2rad(20)
+    direction = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    return Geometry(size, spacing, (-10.0, 5.0, 30.0), direction.ravel())
+
+
+def test_model_grid_keeps_origin_direction_and_field_of_view():
+    g = _oblique_geometry()
+    m = model_grid(g, (2.0, 2.0, 2.0))
+    assert m.origin == g.origin and m.direction == g.direction
+    assert m.size == (9, 10, 15)
+
+
+def test_resampling_preserves_physical_positions():
+    g = _oblique_geometry(size=(40, 40, 20), spacing=(1.0, 1.0, 1.0))
+    vol = Volume(np.zeros(g.shape, np.float32), g)
+    # a bright blob at a known physical point
+    centre_ijk = np.array([20, 22, 10])
+    vol.array[centre_ijk[2] - 2:centre_ijk[2] + 3, centre_ijk[1] - 2:centre_ijk[1] + 3,
+              centre_ijk[0] - 2:centre_ijk[0] + 3] = 100
+    arr, grid = to_model_spacing(vol, (2.0, 2.0, 2.0))
+    assert arr.dtype == np.float32 and arr.shape == grid.shape
+    peak = np.array(np.unravel_index(arr.argmax(), arr.shape))[::-1]
+    err = np.linalg.norm(grid.index_to_physical(peak) - g.index_to_physical(centre_ijk))
+    assert err <= 2.0
+
+
+def test_percentile_zscore_is_scale_invariant_and_foreground_centred():
+    rng = np.random.default_rng(0)
+    img = np.zeros((30, 30, 30), np.float32)
+    img[5:25, 5:25, 5:25] = rng.normal(100, 10, (20, 20, 20))
+    a, sa = normalize(img, Normalization())
+    b, sb = normalize(img * 37.0 + 0.0, Normalization())
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    fg = img > 20
+    assert abs(a[fg].mean()) < 0.05 and a[fg].std() == pytest.approx(1.0, abs=0.05)
+    assert 0.25 < sa.foreground_fraction < 0.35
+
+
+def test_ct_window():
+    out, _ = normalize(np.array([[[-2000, 0, 500, 3000]]], np.float32), Normalization("ct_window", hu_min=-1000,
+                                                                                          hu_max=1000))
+    np.testing.assert_allclose(out.ravel(), [0, 0.5, 0.75, 1.0])
