@@ -1,0 +1,128 @@
+"""MC-Dropout and ensemble sampling per sliding-window patch, with a deterministic trunk computed once.
+
+For each patch and each ensemble member the network's deterministic trunk (encoder and the decoder
+up to the tail's first dropout layer, :meth:`ResUNet3D.forward_trunk`) runs once in eval mode; only
+the short stochastic tail (:meth:`ResUNet3D.forward_tail`: dropout → last decoder stage(s) → head)
+runs ``samples`` times with dropout on. Nothing of size T × volume is ever held: per patch the T
+samples are summed into running sums (probabilities, entropies, logits), and the sliding window
+blends those per-patch means like it blends logits.
+
+The patch function returns, per patch (all ``(B, ·, *patch)``):
+
+``probs``          mean softmax over all samples of all members (K channels)
+``exp_entropy``    mean per-sample entropy (aleatoric part, 1 channel)
+``energy``         −logsumexp of the mean logits (energy score, 1 channel)
+``member_entropy`` mean over members of the entropy of each member's mean (only with ≥ 2 members;
+                   ensemble disagreement = H[probs] − member_entropy)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from engine.models.dropout import dropout_modules, mc_dropout
+from engine.trust.entropy import entropy_torch
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How the stochastic predictions are drawn.
+
+    ``samples``: MC-Dropout passes per member (T; ``1`` = deterministic, dropout off).
+    ``tail_stages``: decoder stages the stochastic tail re-runs (``None``: the network's default,
+    see ``bench/bench_trust.py`` for the measured choice). ``temperature``: calibrated softmax
+    temperature (logits are divided by it). ``seed``: makes the dropout masks reproducible.
+    """
+
+    samples: int = 10
+    tail_stages: int | None = None
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError("samples must be at least 1")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be positive")
+
+
+def _has_split(net: nn.Module) -> bool:
+    return hasattr(net, "forward_trunk") and hasattr(net, "forward_tail")
+
+
+def member_samples(net: nn.Module, batch: torch.Tensor, cfg: SamplingConfig):
+    """Yield the logits of each stochastic sample of one member (trunk once, tail ``samples`` times)."""
+    if cfg.samples <= 1 or not dropout_modules(net):
+        yield net(batch)
+        return
+    if not _has_split(net):  # a foreign architecture: T full passes with dropout on
+        with mc_dropout(net):
+            for _ in range(cfg.samples):
+                yield net(batch)
+        return
+    net.eval()
+    features = net.forward_trunk(batch, tail_stages=cfg.tail_stages)
+    with mc_dropout(net):
+        for _ in range(cfg.samples):
+            yield net.forward_tail(features)
+
+
+class _Sums:
+    def __init__(self) -> None:
+        self.probs = self.entropy = self.logits = None
+        self.n = 0
+
+    def add(self, logits: torch.Tensor, temperature: float) -> None:
+        logits = logits.float()
+        if temperature != 1.0:
+            logits = logits / temperature
+        p = torch.softmax(logits, dim=1)
+        h = entropy_torch(p)
+        if self.probs is None:
+            self.probs, self.entropy, self.logits = p, h, logits.clone()
+        else:
+            self.probs.add_(p)
+            self.entropy.add_(h)
+            self.logits.add_(logits)
+        self.n += 1
+
+
+def sampling_patch_fn(networks: Sequence[nn.Module], cfg: SamplingConfig):
+    """The per-patch function (see the module docstring) for :func:`engine.inference.sliding_window`."""
+    networks = list(networks)
+
+    def fn(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        probs = entropy = logits = member_h = None
+        n = 0
+        for net in networks:
+            sums = _Sums()
+            for sample in member_samples(net, batch, cfg):
+                sums.add(sample, cfg.temperature)
+            if len(networks) > 1:
+                h = entropy_torch(sums.probs / sums.n)
+                member_h = h if member_h is None else member_h.add_(h)
+            probs = sums.probs if probs is None else probs.add_(sums.probs)
+            entropy = sums.entropy if entropy is None else entropy.add_(sums.entropy)
+            logits = sums.logits if logits is None else logits.add_(sums.logits)
+            n += sums.n
+        out = {"probs": probs.div_(n), "exp_entropy": entropy.div_(n),
+               "energy": -torch.logsumexp(logits.div_(n), dim=1, keepdim=True)}
+        if member_h is not None:
+            out["member_entropy"] = member_h.div_(len(networks))
+        return out
+
+    return fn
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """Fork the torch RNG (CPU, and the CUDA device in use) and seed it, so dropout masks repeat."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
