@@ -93,3 +93,27 @@ def test_unknown_mask_and_bad_output_name(series, tmp_path, capsys):
     assert main(["export-seg", str(tmp_path / "missing.nii.gz"), "--reference",
                  str(series.folder), "--out", str(tmp_path / "x.dcm")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_probability_map_to_float_nifti_and_fractional_seg(series, mask, tmp_path, capsys):
+    from engine.io import write_image
+
+    p = (mask.array == 2).astype(np.float32) * 0.75
+    prob = tmp_path / "p_wm.nii.gz"
+    write_image(series.reference.with_array(p), prob)
+    nii = tmp_path / "out.nii.gz"
+    assert main(["export-seg", str(prob), "--map", "uncertainty", "--reference",
+                 str(series.folder), "--out", str(nii)]) == 0
+    import nibabel as nib
+
+    assert np.array_equal(np.asarray(nib.load(nii).dataobj).transpose(2, 1, 0), p)
+    dcm = tmp_path / "out.dcm"
+    assert main(["export-seg", str(prob), "--map", "probability", "--reference", str(series.folder),
+                 "--out", str(dcm), "--model", "candor-brain-t1", "--model-version", "1.2.0"]) == 0
+    seg = hd.seg.segread(dcm)
+    assert seg.SegmentationType == "FRACTIONAL"
+    assert seg.SegmentSequence[0].SegmentAlgorithmType == "AUTOMATIC"
+    assert dciodvfy_errors(dcm) == []
+    assert main(["export-seg", str(prob), "--map", "uncertainty", "--reference", str(series.folder),
+                 "--out", str(tmp_path / "u.dcm")]) == 2
+    assert "uncertainty" in capsys.readouterr().err
