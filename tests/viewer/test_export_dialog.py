@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from engine.export import import_seg
 from engine.jobs import JobRunner
 from engine.labels import LabelInfo, LabelTable
-from tests.engine.export.conftest import asymmetric_mask, make_series
+from tests.engine.export.data import asymmetric_mask, make_series
 from viewer.qt.app import create_application
 from viewer.qt.features.export import ExportDialog, import_segmentation
 from viewer.qt.main_window import MainWindow
@@ -46,6 +46,11 @@ def test_dialog_exports_a_seg_and_it_reimports_identically(qtbot, study, runner,
     assert dialog.destination.text() == str(tmp_path / "case.nii.gz")
     dialog.set_format("seg")
     assert dialog.destination.text() == str(tmp_path / "case.dcm") and dialog.seg_type.isEnabled()
+    dialog.deidentify.setChecked(True)                 # de-identified SEG: images always written
+    assert dialog.include_image.isChecked() and not dialog.include_image.isEnabled()
+    dialog.keep_ids.setChecked(True)
+    assert dialog.include_image.isEnabled()
+    dialog.include_image.setChecked(False)
     dialog.label_list.item(1).setCheckState(Qt.CheckState.Unchecked)      # not white matter
     with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)

@@ -12,7 +12,7 @@ from engine.cli import main
 from engine.corrections import CorrectionQueue, ModelRef
 from engine.export import export_labels
 
-from .conftest import make_series
+from .data import make_series
 from .dicom_checks import dciodvfy_errors
 
 

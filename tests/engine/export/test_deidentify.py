@@ -12,7 +12,7 @@ from engine.export import ExportOptions, export_labels, import_seg
 from engine.export.deidentify import UidMap, deidentify
 from engine.io import load
 
-from .conftest import CANARY_ID, CANARY_NAME
+from .data import CANARY_ID, CANARY_NAME
 from .dicom_checks import dciodvfy_errors
 
 

@@ -8,7 +8,7 @@ import pytest
 from engine.export.grid import place_on_subgrid, resample_nearest
 from engine.volume import Geometry, Volume
 
-from .conftest import OBLIQUE
+from .data import OBLIQUE
 
 
 @pytest.mark.parametrize("perm, flips", [((0, 1, 2), (1, 1, 1)), ((0, 1, 2), (1, 1, -1)),

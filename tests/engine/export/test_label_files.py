@@ -15,7 +15,7 @@ from engine.export import ExportOptions, export_labels, read_label_file
 from engine.jobs import CancelToken
 from engine.volume import Geometry
 
-from .conftest import OBLIQUE
+from .data import OBLIQUE
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

@@ -16,7 +16,7 @@ from engine.export import export_float_map, export_probability_seg, import_seg
 from engine.labels import LabelInfo, LabelTable
 from engine.volume import Geometry, Volume
 
-from .conftest import make_series
+from .data import make_series
 from .dicom_checks import dciodvfy_errors
 
 

@@ -99,6 +99,7 @@ class ExportDialog(QDialog):
         form.addRow("SEG type:", self.seg_type)
         form.addRow("Identifiers:", self._identity_box())
         self.include_image = QCheckBox("Also write the image", self)
+        self.deidentify.toggled.connect(self._sync_image_choice)
         form.addRow("", self.include_image)
         form.addRow("Save to:", self._destination_row())
         self.progress = QProgressBar(self)
@@ -163,8 +164,20 @@ class ExportDialog(QDialog):
     def _ending(self) -> str:
         return FORMATS[self.format_combo.currentIndex()][1]
 
+    def _sync_image_choice(self) -> None:
+        """A de-identified SEG references new image UIDs, so its images are always written."""
+        forced = self.format_key == "seg" and self.deidentify.isChecked()
+        if forced:
+            self.include_image.setChecked(True)
+        self.include_image.setEnabled(not forced)
+        self.include_image.setText("Also write the images (the DICOM series)" if self.format_key == "seg"
+                                   else "Also write the image")
+        self.include_image.setToolTip("a de-identified SEG is written with the de-identified images "
+                                      "it references" if forced else "")
+
     def _on_format_changed(self) -> None:
         self.seg_type.setEnabled(self.format_key == "seg")
+        self._sync_image_choice()
         current = self.destination.text().strip()
         if not current:
             self.destination.setText(str(self._folder / (self._name + self._ending())))
