@@ -111,3 +111,25 @@ def test_window_menu_export_then_import_round_trip(qtbot, study, tmp_path):
         assert layer.name == "brain"
         assert np.array_equal(layer.volume.array, labels.array)
         assert [(l.id, l.name, l.color) for l in layer.table] == [(l.id, l.name, l.color) for l in table]
+
+
+def test_selected_heatmap_exports_as_a_float_map(qtbot, study, tmp_path):
+    import nibabel as nib
+
+    create_application()
+    series, labels, table = study
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.model.open_volume(series.reference)
+    prob = series.reference.with_array((labels.array == 2).astype(np.float32) * 0.9, modality="OT",
+                                       metadata={"kind": "probability"})
+    window.model.layers.add_heatmap(prob, name="P(white matter)", value_range=(0.0, 1.0))
+    window.action_export_seg.trigger()
+    dialog = window.export_dialog
+    assert dialog.kind.currentText() == "probability"
+    out = tmp_path / "p_wm.nii.gz"
+    dialog.destination.setText(str(out))
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    data = np.asarray(nib.load(out).dataobj).transpose(2, 1, 0)
+    assert data.dtype == np.float32 and np.array_equal(data, prob.array)

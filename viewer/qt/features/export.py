@@ -273,17 +273,31 @@ class ExportDialog(QDialog):
 
 
 # Main-window integration ------------------------------------------------------------------------
-def open_export_dialog(window) -> ExportDialog | None:
-    """Show the export dialog for the active label layer of the shown image (non-modal)."""
+def _export_folder(window) -> Path | None:
+    recent = getattr(window.recent, "paths", None)
+    return Path(recent[0]).parent if recent else None
+
+
+def open_export_dialog(window):
+    """Show the export dialog for the selected heatmap or the active label layer (non-modal)."""
     model = window.model
+    active = model.layers.active
+    if model.image is not None and getattr(active, "kind", "") == "heatmap":
+        from viewer.qt.features._export_map import MapExportDialog
+
+        dialog = MapExportDialog(active.volume, model.image.volume, window.jobs, name=active.name,
+                                 folder=_export_folder(window), parent=window)
+        dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
+        window.export_dialog = dialog
+        dialog.open()
+        return dialog
     layer = model.layers.active_labels
     if model.image is None or layer is None:
         QMessageBox.information(window, "Export Segmentation",
                                 "There is no segmentation to export: open a study and add or "
                                 "draw a label layer first.")
         return None
-    folder = window.recent.paths[0] if getattr(window.recent, "paths", None) else None
-    folder = Path(folder).parent if folder else None
+    folder = _export_folder(window)
     dialog = ExportDialog(layer.volume, layer.table, model.image.volume, window.jobs, window,
                           folder=folder, name=layer.name.replace(" ", "_") or "segmentation")
     dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
