@@ -38,10 +38,10 @@ def tiny_model(tmp_path_factory):
 def blob_volume():
     """A bright ellipsoid in a darker box with noise, 2 mm voxels (the tiny model's grid)."""
     rng = np.random.default_rng(3)
-    z, y, x = np.mgrid[:24, :28, :26]
-    inside = ((z - 12) / 8.0) ** 2 + ((y - 14) / 9.0) ** 2 + ((x - 13) / 8.0) ** 2 < 1
+    z, y, x = np.mgrid[:20, :22, :20]
+    inside = ((z - 10) / 6.0) ** 2 + ((y - 11) / 7.0) ** 2 + ((x - 10) / 6.0) ** 2 < 1
     arr = np.where(inside, 200.0, 40.0) + rng.normal(0, 5, inside.shape)
-    return Volume(arr.astype(np.float32), Geometry((26, 28, 24), (2.0, 2.0, 2.0), (0.0, 0.0, 0.0)), "MR")
+    return Volume(arr.astype(np.float32), Geometry((20, 22, 20), (2.0, 2.0, 2.0), (0.0, 0.0, 0.0)), "MR")
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def test_decomposition_identity_and_non_negative(tiny_model, blob_volume):
     from engine.inference.preprocess import normalize
 
     image, _ = normalize(blob_volume.array, tiny_model.manifest.normalization)
-    g = model_grid_pass(image, blob_volume.geometry, tiny_model, TrustOptions(mc_samples=6, device="cpu"))
+    g = model_grid_pass(image, blob_volume.geometry, tiny_model, TrustOptions(mc_samples=4, device="cpu"))
     total, alea, epi = g.maps["total"], g.maps["aleatoric"], g.maps["epistemic"]
     assert np.allclose(total, alea + epi, atol=1e-6)
     for m in (total, alea, epi, g.maps["disagreement"]):
@@ -92,7 +92,7 @@ def test_ensemble_disagreement_zero_for_identical_members(tiny_model):
 
 def test_sliding_window_blending_keeps_identity(tiny_model):
     """Blended per-patch means keep total ≥ aleatoric voxel-wise (concavity), on overlapping windows."""
-    image = np.random.default_rng(1).normal(size=(1, 30, 30, 30)).astype(np.float32)
+    image = np.random.default_rng(1).normal(size=(1, 24, 24, 24)).astype(np.float32)
     cfg = SlidingWindowConfig((16, 16, 16), overlap=0.5)
     with seeded(0, torch.device("cpu")):
         out = sliding_window(image, sampling_patch_fn([tiny_model.network], SamplingConfig(samples=4)), cfg)

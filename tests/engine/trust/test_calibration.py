@@ -1,0 +1,41 @@
+"""Temperature scaling, ECE, thresholds at a TPR, AUROC."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.trust.calibration import (auroc, ece, fit_temperature, fpr_at_tpr, score_calibration, softmax_np,
+                                      threshold_at_tpr)
+
+
+def _overconfident(n=20000, k=4, t_true=2.5, seed=0):
+    rng = np.random.default_rng(seed)
+    true_logits = rng.normal(0, 1.5, (n, k))
+    labels = np.array([rng.choice(k, p=p) for p in softmax_np(true_logits)])
+    return true_logits * t_true, labels, t_true
+
+
+def test_temperature_recovers_the_scaling_and_lowers_ece():
+    logits, labels, t_true = _overconfident()
+    t = fit_temperature(logits, labels)
+    assert abs(t - t_true) / t_true < 0.1
+    before, after = ece(softmax_np(logits), labels), ece(softmax_np(logits, t), labels)
+    assert after < before / 2
+
+
+def test_threshold_at_tpr_accepts_the_asked_share():
+    scores = np.arange(100, dtype=float)
+    t = threshold_at_tpr(scores, 0.95)
+    assert np.mean(scores <= t) >= 0.95 and np.mean(scores <= t - 1) < 0.95
+
+
+def test_auroc_and_fpr():
+    ind = np.random.default_rng(0).normal(0, 1, 500)
+    assert abs(auroc(ind, ind) - 0.5) < 0.02
+    assert auroc(ind, ind + 10) == 1.0 and fpr_at_tpr(ind, ind + 10) == 0.0
+    assert fpr_at_tpr(ind, ind - 10) == 1.0
+
+
+def test_score_calibration_gives_room_for_constant_scores():
+    cal = score_calibration([0.0] * 20)
+    assert cal["threshold"] > cal["median"]
