@@ -79,6 +79,10 @@ def run(out: Path, members: list[int], total: int, threads: int) -> None:
             present.append(net)
         if len(present) < sum(n is not None for n in nets):
             log.warning("a member before a trained one is missing; only members 1..%d are saved", len(present))
+        if not present:
+            log.info("member %d kept as %s only (member 1 is not in %s yet)", k,
+                     f".checkpoint-member-{k}.safetensors", out)
+            continue
         fp = dm.fingerprint(template, DEFAULT_CONFIG)
         training = {"config": DEFAULT_CONFIG.to_dict(), "members": runs,
                     "resolution_note": "trained and run at 2 mm isotropic; inputs are resampled to 2 mm",
