@@ -30,15 +30,21 @@ def make_ai() -> Volume:
 AI_TABLE = LabelTable([LabelInfo(1, "Lesion", (255, 0, 0))])
 
 
-def open_window(qtbot, with_ai: bool = True) -> MainWindow:
+def activate(qtbot, window) -> None:
+    """Make ``window`` the active window (keyboard shortcuts need it)."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+
+
+def open_window(qtbot, with_ai: bool = True, active: bool = True) -> MainWindow:
     create_application()
     window = MainWindow()
     qtbot.addWidget(window)
     window.resize(1200, 800)
     window.show()
     qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    if active:
+        activate(qtbot, window)
     window.model.open_volume(make_scan())
     if with_ai:
         window.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")

@@ -106,9 +106,9 @@ class SeriesBrowser(QDialog):
 
     def _run(self, fn, *args, done, **kwargs) -> None:
         self.progress.setValue(0)
-        self.watcher = submit_watched(self.runner, fn, *args, parent=self, name=fn.__name__, **kwargs)
+        self.watcher = submit_watched(self.runner, fn, *args, parent=self, name=fn.__name__,
+                                      on_finished=done, **kwargs)  # connected before it can finish
         self.watcher.progress.connect(self._on_progress)
-        self.watcher.finished.connect(done)
 
     def _on_progress(self, event) -> None:
         self.progress.setValue(int(event.fraction * 1000))
