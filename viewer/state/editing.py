@@ -185,7 +185,8 @@ class LayerEditing:
         labels = np.array(volume.array, copy=True, order="C")
         if labels.dtype.kind != "u" or labels.dtype.itemsize > 2:
             labels = labels.astype(np.uint16 if labels.max(initial=0) > 255 else np.uint8)
-        metadata = {**volume.metadata, "role": "corrected"}
+        metadata = {**volume.metadata, "role": "corrected", "provenance": "corrected",
+                    "edited": True}  # export writes SEMIAUTOMATIC segments with the AI's model
         corrected = volume.with_array(labels, metadata=metadata)
         layer = LabelsLayer(corrected, LabelTable(list(ai_layer.table)),
                             name=f"{ai_layer.name} (corrected)", opacity=ai_layer.opacity)
@@ -210,7 +211,7 @@ class LayerEditing:
         if image is None:
             raise InputError("open a scan before adding a label layer")
         volume = image.volume.with_array(np.zeros(image.volume.geometry.shape, np.uint8),
-                                          metadata={"role": "corrected"})
+                                          metadata={"role": "corrected", "provenance": "manual"})
         layer = LabelsLayer(volume, table, name=name)
         self.mark_editable(layer)
         self.layers.append(layer)

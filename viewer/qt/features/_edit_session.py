@@ -31,7 +31,9 @@ def model_of(layer) -> ModelRef | str | None:
     if layer is None:
         return None
     md = layer.volume.metadata
-    name, version = md.get("model") or md.get("model_name"), md.get("version") or md.get("model_version")
+    name, version = md.get("model_name") or md.get("model"), md.get("model_version") or md.get("version")
+    if isinstance(name, dict):  # {"name": ..., "version": ...} as in a segmentation report
+        name, version = name.get("name"), name.get("version") or version
     if isinstance(name, str) and "@" in name and not version:
         name, _, version = name.partition("@")
     if not name or not version:
