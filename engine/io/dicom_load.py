@@ -29,7 +29,8 @@ def load_series(info: SeriesInfo, *, progress: ProgressCallback | None = None,
     array = allocate(stack.geometry.shape, plan.out)
     array = fill(array, stack.headers, plan, progress=sub_progress(progress, 0.0, 1.0),
                  cancel=cancel)
-    warnings = list(dict.fromkeys(info.warnings + stack.warnings))
+    frame_notes = [w for h in stack.headers for w in h.warnings]
+    warnings = list(dict.fromkeys(info.warnings + frame_notes + stack.warnings))
     if plan.invert:
         warnings.append("MONOCHROME1 image: values were inverted so that higher values are "
                         "brighter, as the image is meant to be displayed")

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pydicom
@@ -75,8 +75,6 @@ def _choose_output(plan: PixelPlan) -> PixelPlan:
 
 
 def _replace(plan: PixelPlan, **kw) -> PixelPlan:
-    from dataclasses import replace
-
     return replace(plan, **kw)
 
 
