@@ -96,8 +96,11 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
     filler = _SliceFiller(array, plan)
     n = len(headers)
     raw = [k for k, h in enumerate(headers) if h.pixel_offset is not None]
-    coded = [k for k, h in enumerate(headers) if h.pixel_offset is None]
-    done = 0
+    coded = [k for k, h in enumerate(headers) if h.pixel_offset is None and h.frame_index is None]
+    frames = [k for k, h in enumerate(headers) if h.pixel_offset is None and h.frame_index is not None]
+    if frames:  # compressed multi-frame: decode the file once, frame by frame, in file order
+        filler.decoded_frames(headers, frames, progress=progress, cancel=cancel)
+    done = len(frames)
     workers = workers or min(4, (os.cpu_count() or 2) + 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="candor-load") as pool:
         for ks, fn in ((raw, filler.raw), (coded, filler.decoded)):
@@ -148,6 +151,24 @@ class _SliceFiller:
         scratch = self._scratch()
         scratch[...] = pixels  # pydicom already applied BitsStored and the sign
         self._convert(k, scratch, masked=True)
+
+    def decoded_frames(self, headers: list[SliceHeader], ks: list[int], *,
+                       progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        from pydicom.pixels import iter_pixels
+
+        where = {headers[k].frame_index: k for k in ks}
+        path = headers[ks[0]].path
+        try:
+            for f, pixels in enumerate(iter_pixels(path, indices=sorted(where))):
+                k = where[sorted(where)[f]]
+                self._scratch()[...] = pixels
+                self._convert(k, self._scratch(), masked=True)
+                if f % 8 == 0:
+                    report(progress, cancel, f / len(headers), f"decoding frames ({f}/{len(ks)})")
+        except CandorError:
+            raise
+        except Exception as exc:
+            raise _decode_error(exc, headers[ks[0]]) from None
 
     def _convert(self, k: int, raw: np.ndarray, masked: bool = False) -> None:
         plan = self.plan
@@ -219,14 +240,17 @@ def _decode(h: SliceHeader) -> np.ndarray:
         return ds.pixel_array
     except CandorError:
         raise
-    except (RuntimeError, NotImplementedError) as exc:
-        text = str(exc).lower()
-        syntax = pydicom.uid.UID(h.transfer_syntax)
-        if "missing dependencies" in text or "no pixel data decoders" in text:
-            raise UnsupportedError(f"no decoder for {syntax.name} is installed; install "
-                                   f"{decoder_hint(h.transfer_syntax)}") from None
-        raise InputError(f"the {syntax.name} pixel data of {os.path.basename(h.path)} is damaged "
-                         "and cannot be decoded") from None
     except Exception as exc:
-        raise InputError(f"pixel data of {os.path.basename(h.path)} is damaged "
-                         f"({type(exc).__name__})") from None
+        raise _decode_error(exc, h) from None
+
+
+def _decode_error(exc: Exception, h: SliceHeader) -> CandorError:
+    """A missing decoder names the package to install; anything else is a damaged file."""
+    text = str(exc).lower()
+    syntax = pydicom.uid.UID(h.transfer_syntax)
+    if isinstance(exc, (RuntimeError, NotImplementedError)) and (
+            "missing dependencies" in text or "no pixel data decoders" in text):
+        return UnsupportedError(f"no decoder for {syntax.name} is installed; install "
+                                f"{decoder_hint(h.transfer_syntax)}")
+    return InputError(f"the {syntax.name} pixel data of {os.path.basename(h.path)} is damaged "
+                      "and cannot be decoded")

@@ -87,15 +87,18 @@ def test_missing_decoder_is_a_clear_error_naming_the_package(tmp_path, twin_sour
     assert load(tmp_path).size == twin_source.size
 
 
-def test_enhanced_multiframe_ct_loads_as_a_volume(tmp_path):
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, RLELossless],
+                         ids=lambda u: u.name)  # highdicom encodes JPEG-LS/2000 unsigned only
+def test_enhanced_multiframe_ct_loads_as_a_volume(tmp_path, syntax):
     import highdicom
 
-    vol = phantom(nz=5, ny=16, nx=16, oblique=True, seed=9)
+    vol = phantom(nz=5, ny=32, nx=32, oblique=True, seed=9)
     files = write_series(vol, tmp_path / "legacy")
     datasets = [pydicom.dcmread(f) for f in files]
     enhanced = highdicom.legacy.LegacyConvertedEnhancedCTImage(
         datasets, series_instance_uid=pydicom.uid.generate_uid(), series_number=9,
-        sop_instance_uid=pydicom.uid.generate_uid(), instance_number=1)
+        sop_instance_uid=pydicom.uid.generate_uid(), instance_number=1,
+        transfer_syntax_uid=syntax)
     (tmp_path / "mf").mkdir()
     enhanced.save_as(tmp_path / "mf" / "enhanced.dcm")
     loaded = load(tmp_path / "mf")
