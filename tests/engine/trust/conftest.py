@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from engine.labels import LabelInfo, LabelTable
-from engine.models import Architecture, Manifest, ResUNet3D, load_model, save_model
+from engine.models import load_model
 from engine.volume import Geometry, Volume
-
-TINY_ARCH = {"channels": [4, 8, 16], "dropout": 0.3, "dropout_stages": 2, "norm_groups": 2}
-
-
-def tiny_manifest(members: int = 2, **changes) -> Manifest:
-    base = dict(name="tiny", version="0.1", task="test", modality="MR", body_part="BRAIN",
-                labels=LabelTable([LabelInfo(1, "A", (255, 0, 0)), LabelInfo(2, "B", (0, 255, 0))]),
-                architecture=Architecture("resunet3d", TINY_ARCH), target_spacing=(2.0, 2.0, 2.0),
-                patch_size=(16, 16, 16),
-                members=tuple("weights.safetensors" if i == 0 else f"member-{i + 1}.safetensors"
-                              for i in range(members)))
-    base.update(changes)
-    return Manifest(**base)
+from tests.engine.trust.tiny import save_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    manifest = tiny_manifest()
-    nets = [ResUNet3D(1, 3, channels=(4, 8, 16), dropout=0.3, dropout_stages=2, norm_groups=2) for _ in range(2)]
-    folder = tmp_path_factory.mktemp("tiny_model")
-    save_model(folder, manifest, nets)
-    return load_model(folder)
+    return load_model(save_tiny_model(tmp_path_factory.mktemp("tiny_model")))
 
 
 @pytest.fixture()

@@ -1,0 +1,216 @@
+"""The AI menu's logic: run segmentation/uncertainty/saliency jobs and show their results.
+
+All engine work goes through the window's :class:`engine.jobs.JobRunner` (``submit_watched``);
+this object only reacts to job events on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
+
+from engine.errors import CandorError
+from engine.jobs import JobState
+from engine.trust import TrustOptions, analyze
+from viewer.qt.features._ai_progress import JobProgress
+from viewer.qt.features._ai_results import add_result_layers, strip_map
+from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.ood_banner import OODBanner
+from viewer.qt.uncertainty_strip import UncertaintyStrip, attach_under_slider, per_slice_means
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MC_SAMPLES = 10
+
+
+class ModelCache:
+    """Loaded model packages by source (thread-safe: jobs load them on worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, object] = {}
+
+    def get(self, source: str):
+        from engine.models import load_model
+
+        with self._lock:
+            if source not in self._models:
+                self._models[source] = load_model(source)
+            return self._models[source]
+
+
+def run_ai_job(volume, source: str, options: TrustOptions, cache: ModelCache, *, progress=None, cancel=None):
+    """The job: load (or reuse) the model, then :func:`engine.trust.analyze`."""
+    model = cache.get(source)
+    return analyze(volume, model, options, progress=progress, cancel=cancel)
+
+
+class AIController(QObject):
+    """Owns the AI menu's state: model source, last result, banner, progress, strips."""
+
+    result_ready = Signal(object)     # TrustResult, after its layers were added
+    job_ended = Signal(str)           # "done", "cancelled" or "failed"
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        from engine.models import DEFAULT_MODEL
+
+        self.window = window
+        self.model = window.model
+        self.model_source = DEFAULT_MODEL
+        self.mc_samples = DEFAULT_MC_SAMPLES
+        self.cache = ModelCache()
+        self.last_result = None
+        self.watcher = None
+        self.progress = JobProgress(window)
+        window.statusBar().addPermanentWidget(self.progress)
+        self.banner_bar = QToolBar("OOD warning", window)
+        self.banner_bar.setObjectName("ood_banner_bar")
+        self.banner_bar.setMovable(False)
+        self.banner_bar.setFloatable(False)
+        holder = QWidget(self.banner_bar)        # the banner shows/hides inside it (toolbar widgets can't)
+        holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        box = QVBoxLayout(holder)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.banner = OODBanner(holder)
+        box.addWidget(self.banner)
+        self.banner_bar.addWidget(holder)
+        self.banner_bar.setStyleSheet("QToolBar { border: 0px; padding: 0px; }")
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.banner_bar)
+        self.banner_bar.hide()
+        self.banner.dismissed.connect(self.banner_bar.hide)
+        self.strips: dict[str, UncertaintyStrip] = {}
+        self._attach_strips()
+        self.model.events.image.connect(self._on_new_image)
+        self.model.cursor.events.changed.connect(self._on_cursor)
+
+    # Jobs -----------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.watcher is not None
+
+    def segment(self, mc_samples: int = 1, saliency_labels: tuple[int, ...] = ()) -> bool:
+        """Segment the shown image (``mc_samples`` > 1: MC-Dropout uncertainty). False if nothing to do."""
+        options = TrustOptions(mc_samples=max(1, mc_samples), use_ensemble=mc_samples <= 1,
+                               saliency_labels=tuple(saliency_labels))
+        title = "AI segmentation with uncertainty" if mc_samples > 1 else "AI segmentation"
+        return self._submit(options, title, "segment")
+
+    def explain(self, label_id: int) -> bool:
+        """Grad-CAM saliency of one label on the shown image (adds only the saliency layer)."""
+        options = TrustOptions(mc_samples=1, use_ensemble=False, saliency_labels=(int(label_id),))
+        return self._submit(options, "Explaining the AI result (Grad-CAM)", "explain")
+
+    def _submit(self, options: TrustOptions, title: str, purpose: str) -> bool:
+        image = self.model.image
+        if image is None:
+            self.window.statusBar().showMessage("Open a scan first, then run the AI.", 5000)
+            return False
+        if self.busy:
+            self.window.statusBar().showMessage("An AI job is already running.", 5000)
+            return False
+        self.watcher = submit_watched(self.window.jobs, run_ai_job, image.volume, self.model_source, options,
+                                      self.cache, parent=self, name=title)
+        self.watcher.finished.connect(lambda job, p=purpose, img=image: self._finished(job, p, img))
+        self.progress.watch(self.watcher, title + "…")
+        return True
+
+    def cancel(self) -> None:
+        self.progress.cancel()
+
+    def _finished(self, job, purpose: str, image_layer) -> None:
+        self.watcher = None
+        if job.state is JobState.CANCELLED:
+            self.window.statusBar().showMessage("AI job cancelled.", 5000)
+            self.job_ended.emit("cancelled")
+            return
+        if job.state is JobState.FAILED:
+            err = job.error
+            text = str(err) if isinstance(err, CandorError) else f"unexpected error ({type(err).__name__}); see the log"
+            if not isinstance(err, CandorError):
+                log.error("AI job failed: %s", type(err).__name__)
+            self.window.messages.add(f"AI: {text}", "error")
+            self.job_ended.emit("failed")
+            return
+        if self.model.image is not image_layer:       # the study changed while the job ran
+            self.job_ended.emit("cancelled")
+            return
+        self._show(job.result(), purpose)
+        self.job_ended.emit("done")
+
+    # Results --------------------------------------------------------------------------------
+    def _show(self, result, purpose: str) -> None:
+        if purpose == "explain":
+            from viewer.qt.features._ai_results import add_saliency_layer, result_record
+
+            record = result_record(result)
+            for label_id, vol in result.saliency.items():
+                add_saliency_layer(self.model, result, label_id, vol, record)
+        else:
+            add_result_layers(self.model, result)
+            self.last_result = result
+            self._update_strips(result)
+        if result.ood.flag:
+            record = result.labels.metadata.get("trust") if purpose != "explain" else None
+            self.banner_bar.show()
+            self.banner.show_report(result.ood.to_dict(), record, result.model["name"])
+            for reason in result.ood.reasons:
+                self.window.messages.add(f"AI input check: {reason}", "warning")
+        self.window.statusBar().showMessage(self._summary(result), 8000)
+        self.result_ready.emit(result)
+
+    @staticmethod
+    def _summary(result) -> str:
+        arr = result.labels.array
+        ml = result.labels.geometry.voxel_volume_ml
+        parts = [f"{info.name} {float(np.count_nonzero(arr == info.id)) * ml:.1f} mL" for info in result.table]
+        flag = " — OOD WARNING" if result.ood.flag else ""
+        return "AI: " + ", ".join(parts) + flag
+
+    # Uncertainty strips ---------------------------------------------------------------------
+    def _attach_strips(self) -> None:
+        views = getattr(getattr(self.window, "viewer", None), "views", {})
+        for name, view in views.items():
+            strip = UncertaintyStrip(name)
+            attach_under_slider(view, strip)
+            strip.slice_clicked.connect(lambda i, v=name: self.model.cursor.set_slice(v, i))
+            self.strips[name] = strip
+
+    def _update_strips(self, result) -> None:
+        _key, vol = strip_map(result)
+        if vol is None or self.model.grid is None:
+            return
+        display = self.model.grid.view(vol.array)
+        for name, strip in self.strips.items():
+            strip.set_values(per_slice_means(display, name))
+            strip.set_current(self.model.cursor.slice_of(name))
+
+    def most_uncertain_slice(self, view: str | None = None) -> int | None:
+        view = view or (self.model.focused if self.model.focused in self.strips else "axial")
+        strip = self.strips.get(view)
+        return None if strip is None else strip.most_uncertain
+
+    def go_to_most_uncertain(self, view: str | None = None) -> bool:
+        view = view or (self.model.focused if self.model.focused in self.strips else "axial")
+        index = self.most_uncertain_slice(view)
+        if index is None:
+            self.window.statusBar().showMessage("Run AI › Segment with Uncertainty first.", 5000)
+            return False
+        self.model.cursor.set_slice(view, index)
+        return True
+
+    def _on_cursor(self, _zyx) -> None:
+        for name, strip in self.strips.items():
+            strip.set_current(self.model.cursor.slice_of(name))
+
+    def _on_new_image(self, _layer) -> None:
+        self.last_result = None
+        for strip in self.strips.values():
+            strip.set_values(None)
+        if self.banner.isVisible():     # the result it warned about is gone with the old study
+            self.banner.hide()
+            self.banner_bar.hide()

@@ -1,0 +1,54 @@
+"""The AI job's progress in the status bar: stage, a progress bar with ETA, and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+
+class JobProgress(QWidget):
+    """Hidden when idle; ``watch(watcher)`` binds it to one running job."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ai_progress")
+        self.stage = QLabel(self)
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 100)
+        self.bar.setMaximumWidth(220)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(self.stage)
+        row.addWidget(self.bar)
+        row.addWidget(self.cancel_button)
+        self.watcher = None
+        self.hide()
+
+    def watch(self, watcher, title: str) -> None:
+        self.watcher = watcher
+        self.stage.setText(title)
+        self.bar.setValue(0)
+        self.cancel_button.setEnabled(True)
+        watcher.progress.connect(self._on_progress)
+        watcher.finished.connect(self._on_finished)
+        self.show()
+
+    def _on_progress(self, event) -> None:
+        self.bar.setValue(int(round(event.fraction * 100)))
+        eta = f" — about {event.eta_s:.0f} s left" if event.eta_s is not None and event.eta_s >= 1 else ""
+        self.stage.setText(f"{event.stage.capitalize() if event.stage else 'Working'}{eta}")
+
+    def _on_finished(self, _job) -> None:
+        self.watcher = None
+        self.hide()
+
+    def cancel(self) -> None:
+        if self.watcher is not None and self.watcher.job is not None:
+            self.cancel_button.setEnabled(False)
+            self.stage.setText("Cancelling…")
+            self.watcher.job.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self.watcher is not None
