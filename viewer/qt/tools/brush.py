@@ -24,9 +24,11 @@ class BrushTool(Tool):
         layer, editor = self.target()
         if editor is None:
             return True
+        state = self.ctx.state
+        state.inverted = ctrl  # Ctrl inverts: the brush erases, the eraser paints
         erase = self.erases != ctrl
         try:
-            self._brush = self.ctx.state.brush(self.source_axis(view), erase=erase)
+            self._brush = state.brush(self.source_axis(view), erase=erase)
             if not erase:
                 self.ctx.editing.ensure_label(layer, self._brush.label)
         except CandorError as exc:
@@ -58,3 +60,4 @@ class BrushTool(Tool):
         if self._editor is not None:
             self.ctx.editing.end_stroke(self._layer)
         self._layer = self._editor = self._brush = None
+        self.ctx.state.inverted = False
