@@ -135,7 +135,7 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
     force = False
     if len(head) < 132 or head[128:132] != b"DICM":
         if not _looks_like_raw_dicom(head):
-            raise SkipFile("not a DICOM file")
+            raise SkipFile(_not_dicom_reason(fp.name))
         force = True
     if not force:
         fast = fastheader.parse(head, complete=len(head) >= size)
@@ -156,6 +156,13 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
     if syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:  # position is in the inflated stream
         return ds, (-1 if "Rows" in ds else None)
     return ds, (at if at < size else None)
+
+
+def _not_dicom_reason(path: str) -> str:
+    name = str(path).lower()
+    if name.endswith((".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")):
+        return "not a DICOM file (a NIfTI/NRRD/MetaImage volume: open the file itself)"
+    return "not a DICOM file"
 
 
 def _stopped_at_pixels(head: bytes, at: int) -> bool:

@@ -37,8 +37,10 @@ def test_non_dicom_file_in_folder_is_skipped(tmp_path):
     series(tmp_path)
     (tmp_path / "notes.txt").write_text("patient list\n" * 40)
     (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 300)
+    (tmp_path / "mask.nii.gz").write_bytes(b"\x1f\x8b" + b"\0" * 300)
     r = reasons(scan(tmp_path))
     assert r["notes.txt"] == r["picture.png"] == "not a DICOM file"
+    assert r["mask.nii.gz"] == "not a DICOM file (a NIfTI/NRRD/MetaImage volume: open the file itself)"
 
 
 def test_file_truncated_in_its_header_is_skipped(tmp_path):
@@ -309,3 +311,9 @@ def test_load_can_be_cancelled_mid_way(tmp_path):
 
     with pytest.raises(Cancelled):
         load(tmp_path, progress=progress, cancel=token)
+
+
+def test_named_pipe_in_folder_does_not_hang(tmp_path):
+    series(tmp_path, nz=2)
+    os.mkfifo(tmp_path / "pipe")  # opening it for reading would block forever
+    assert scan(tmp_path).series[0].n_files == 2
