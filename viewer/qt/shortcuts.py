@@ -21,6 +21,12 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Window", "Ctrl+1 / Ctrl+2 / Ctrl+3", "Layout 1×3 / 2×2 with 3D / single view"),
     ("Window", "Ctrl+O / Ctrl+Shift+O", "Open folder / open file"),
     ("Window", "Ctrl+Home", "Reset views"),
+    ("Editing", "B / E / T / F, Esc", "Brush / eraser / threshold brush / fill; Esc: back to navigating"),
+    ("Editing", "Left-drag (Ctrl + left-drag)", "Paint with the tool (Ctrl inverts: the brush erases)"),
+    ("Editing", "[ / ]", "Smaller / bigger brush"),
+    ("Editing", "Ctrl+Z / Ctrl+Shift+Z", "Undo / redo the last edit"),
+    ("Editing", "Ctrl+I", "Fill between slices (interpolate the active label)"),
+    ("Editing", "Ctrl+Shift+A", "Accept the correction and add it to the queue"),
 )
 
 
