@@ -40,6 +40,8 @@ def scan(path: str | os.PathLike, *, progress: ProgressCallback | None = None,
     if root.is_dir():
         files = list(_walk(root, skipped, cancel))
         base = root
+    elif not root.is_file():
+        raise InputError(f"{root} is neither a folder nor a regular file")
     elif is_dicomdir(root):
         files = dicomdir_files(root, skipped)
         base = root.parent
