@@ -45,9 +45,9 @@ def read_image(path: str | os.PathLike) -> Volume:
         reader.ReadImageInformation()
     except RuntimeError as exc:
         if "orthonormal" in str(exc):
-            raise InputError(f"{path.name} declares a skewed (non-orthonormal) orientation; "
+            raise InputError(f"the {_kind(path)} declares a skewed (non-orthonormal) orientation; "
                              "its geometry cannot be represented") from None
-        raise InputError(f"{path.name} is not a readable image file (damaged or truncated header)") from None
+        raise InputError(f"the {_kind(path)} is not readable (damaged or truncated header)") from None
     size = list(reader.GetSize())
     comps = reader.GetNumberOfComponents()
     _check_header(path, reader, size, comps)
@@ -55,7 +55,7 @@ def read_image(path: str | os.PathLike) -> Volume:
     try:
         image = reader.Execute()
     except RuntimeError:
-        raise InputError(f"{path.name} is damaged or truncated: its pixel data cannot be read") from None
+        raise InputError(f"the {_kind(path)} is damaged or truncated: its pixel data cannot be read") from None
     warnings: list[str] = []
     image = _to_3d(image, warnings)
     meta = {"source_format": _format_name(path), "source_files": [str(path)]}
@@ -67,19 +67,19 @@ def _check_header(path: Path, reader, size: list[int], comps: int) -> None:
     import SimpleITK as sitk
 
     if comps != 1:
-        raise UnsupportedError(f"{path.name} holds {comps}-component (colour or vector) pixels; "
+        raise UnsupportedError(f"the {_kind(path)} holds {comps}-component (colour or vector) pixels; "
                                "only scalar images load as volumes")
     spacing = reader.GetSpacing()
     if not all(np.isfinite(spacing)) or any(s <= 0 for s in spacing):
-        raise InputError(f"{path.name} declares an invalid voxel spacing {tuple(spacing)}")
+        raise InputError(f"the {_kind(path)} declares an invalid voxel spacing {tuple(spacing)}")
     if not all(np.isfinite(reader.GetOrigin())) or not all(np.isfinite(reader.GetDirection())):
-        raise InputError(f"{path.name} declares an invalid origin or orientation")
+        raise InputError(f"the {_kind(path)} declares an invalid origin or orientation")
     itemsize = sitk.GetPixelIDValueAsString(reader.GetPixelID())
     bytes_per = _bytes_per_pixel(itemsize)
     need = int(np.prod(size, dtype=np.int64)) * bytes_per
     have = _data_bytes_bound(path)
     if need > have:
-        raise InputError(f"{path.name} declares {'×'.join(map(str, size))} voxels "
+        raise InputError(f"the {_kind(path)} declares {'×'.join(map(str, size))} voxels "
                          f"({need / 1e6:.0f} MB) but the file cannot hold them")
 
 
@@ -98,10 +98,10 @@ def _check_gzip_complete(path: Path) -> None:
                     inflater.decompress(chunk, 1 << 22)
                     chunk = inflater.unconsumed_tail
             except zlib.error:
-                raise InputError(f"{path.name} is damaged: its compressed data is corrupt") from None
+                raise InputError(f"the {_kind(path)} is damaged: its compressed data is corrupt") from None
             if inflater.eof:
                 return
-    raise InputError(f"{path.name} is damaged or truncated: its compressed data ends early")
+    raise InputError(f"the {_kind(path)} is damaged or truncated: its compressed data ends early")
 
 
 def _bytes_per_pixel(name: str) -> int:
@@ -177,6 +177,12 @@ def _to_3d(image, warnings: list[str]):
     raise UnsupportedError(f"{dim}-D images are not supported")
 
 
+def _kind(path: Path) -> str:
+    """How errors name a file: by format, never by name (names can identify a patient)."""
+    return {"nifti": "NIfTI file", "nrrd": "NRRD file", "metaimage": "MetaImage file"}.get(
+        _format_name(path), "image file")
+
+
 def _format_name(path: Path) -> str:
     return {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd",
             ".mha": "metaimage", ".mhd": "metaimage"}.get(suffix_of(path), "image")
@@ -188,7 +194,7 @@ def write_image(volume: Volume, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     if suffix_of(path) not in WRITE_SUFFIXES:
-        raise InputError(f"cannot write {path.name}: use one of {', '.join(WRITE_SUFFIXES)}")
+        raise InputError(f"cannot write a {suffix_of(path) or 'suffix-less'} file: use one of {', '.join(WRITE_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(volume.to_sitk(), str(path), useCompression=suffix_of(path) != ".nii")
     return path

@@ -265,6 +265,10 @@ def _pixel_location(h: SliceHeader, offset: int | None, head: bytes, path: str) 
     if offset is None:
         return
     need = h.frame_bytes * h.frames if h.bits_allocated != 1 else (h.rows * h.columns * h.frames + 7) // 8
+    if offset >= 0:
+        tag = head[offset:offset + 4] if offset + 4 <= len(head) else _read_at(path, offset, 4)
+        if tag in (b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00"):
+            raise SkipFile("floating-point pixel data (a parametric map) is not supported yet")
     if h.transfer_syntax not in _RAW_SYNTAXES or offset < 0:
         if need > max(h.file_size, 1) * 2000:  # no codec reaches this ratio on images
             raise SkipFile(f"declares {h.rows}×{h.columns}×{h.frames} pixels but holds only "

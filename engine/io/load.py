@@ -26,7 +26,7 @@ def load(path: str | os.PathLike, series_uid: str | None = None, *,
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path} does not exist")
+        raise InputError("the file or folder does not exist")
     if path.is_file() and suffix_of(path) in READ_SUFFIXES:
         return read_image(path)
     result = scan(path, progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
@@ -52,5 +52,5 @@ def pick_series(result: ScanResult, series_uid: str | None) -> SeriesInfo:
     if info is None:
         reasons = sorted({s.reason for s in result.skipped})
         detail = f" ({'; '.join(reasons[:3])})" if reasons else ""
-        raise InputError(f"no readable image series in {result.root}{detail}")
+        raise InputError(f"no readable image series here{detail}")
     return info

@@ -34,14 +34,14 @@ def scan(path: str | os.PathLike, *, progress: ProgressCallback | None = None,
     """Scan a folder (recursively), a DICOMDIR or a single DICOM file; headers only."""
     root = Path(path)
     if not root.exists():
-        raise InputError(f"{root} does not exist")
+        raise InputError("the file or folder does not exist")
     report(progress, cancel, 0.0, "finding files")
     skipped: list[Skipped] = []
     if root.is_dir():
         files = list(_walk(root, skipped, cancel))
         base = root
     elif not root.is_file():
-        raise InputError(f"{root} is neither a folder nor a regular file")
+        raise InputError("this is neither a folder nor a regular file")
     elif is_dicomdir(root):
         files = dicomdir_files(root, skipped)
         base = root.parent
@@ -76,7 +76,7 @@ def _walk(root: Path, skipped: list[Skipped], cancel: CancelToken | None) -> Ite
                         continue  # the index itself; hidden files (.DS_Store…)
                     count += 1
                     if count > MAX_FILES:
-                        raise InputError(f"more than {MAX_FILES} files under {root}; "
+                        raise InputError(f"more than {MAX_FILES} files in this folder; "
                                          "choose a smaller folder")
                     yield Path(entry.path)
             except OSError as exc:

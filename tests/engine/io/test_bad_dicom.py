@@ -317,3 +317,13 @@ def test_named_pipe_in_folder_does_not_hang(tmp_path):
     series(tmp_path, nz=2)
     os.mkfifo(tmp_path / "pipe")  # opening it for reading would block forever
     assert scan(tmp_path).series[0].n_files == 2
+
+
+def test_float_pixel_data_is_skipped_not_misread(tmp_path):
+    def to_float(ds, k):
+        del ds.PixelData
+        ds.BitsAllocated = 32
+        del ds.BitsStored, ds.HighBit, ds.PixelRepresentation
+        ds.FloatPixelData = np.full((12, 14), 1.5, dtype="<f4").tobytes()
+    series(tmp_path, nz=2, edit=to_float)
+    assert all("floating-point pixel data" in r for r in reasons(scan(tmp_path)).values())
