@@ -78,11 +78,34 @@ def _replace(plan: PixelPlan, **kw) -> PixelPlan:
     return replace(plan, **kw)
 
 
+def available_memory() -> int | None:
+    """Bytes the system can still give us (Linux ``MemAvailable``; psutil elsewhere), if known."""
+    try:
+        with open("/proc/meminfo") as fp:
+            for line in fp:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
+        return None
+
+
 def allocate(shape: tuple[int, int, int], dtype: np.dtype) -> np.ndarray:
+    """The volume's array, refused up front when it cannot fit (np.empty alone would not fail)."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes > MAX_VOLUME_BYTES:
         raise InputError(f"the volume would need {nbytes / 1024**3:.1f} GiB; larger than Candor "
                          f"loads ({MAX_VOLUME_BYTES // 1024**3} GiB)")
+    free = available_memory()
+    if free is not None and nbytes > 0.9 * free:
+        raise InputError(f"the volume needs {nbytes / 1024**3:.1f} GiB of memory but only "
+                         f"{free / 1024**3:.1f} GiB is available; close other work or load a "
+                         "smaller series")
     try:
         return np.empty(shape, dtype=dtype)
     except MemoryError:

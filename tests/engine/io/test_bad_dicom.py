@@ -327,3 +327,22 @@ def test_float_pixel_data_is_skipped_not_misread(tmp_path):
         ds.FloatPixelData = np.full((12, 14), 1.5, dtype="<f4").tobytes()
     series(tmp_path, nz=2, edit=to_float)
     assert all("floating-point pixel data" in r for r in reasons(scan(tmp_path)).values())
+
+
+def test_consistent_but_enormous_series_is_refused_before_allocating(tmp_path):
+    """11 sparse files of 40000×40000 int16 each: the data 'exists' (35 GB), memory does not."""
+    import struct
+
+    from tests.engine.io.corpus import PIXEL_TAG
+
+    files = series(tmp_path, nz=11, edit=set_attr(Rows=40000, Columns=40000))
+    length = 40000 * 40000 * 2
+    for f in files:
+        data = bytearray(f.read_bytes())
+        i = data.index(PIXEL_TAG)
+        struct.pack_into("<I", data, i + 8, length)
+        f.write_bytes(bytes(data[:i + 12]))
+        os.truncate(f, i + 12 + length)  # sparse: no disk blocks behind the pixel data
+    with peak_allocation() as mem, pytest.raises(InputError, match="GiB"):
+        load(tmp_path)
+    assert mem["peak"] < 50e6
