@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="PATH")
     p.add_argument("--series", metavar="UID", help="series (stack) UID from `candor scan`")
     p.add_argument("--out", required=True, metavar="FILE", help=".nii.gz, .nii, .nrrd or .mha")
+    p.add_argument("--regular", action="store_true",
+                   help="when slices are missing, unevenly spaced or tilted, write the volume "
+                        "resampled to a regular grid instead of the stored slices")
     p.set_defaults(func=run)
 
 
@@ -27,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
     volume = load_announced(args.path, args.series)
     for w in volume.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if args.regular and volume.metadata.get("irregular_slices"):
+        from engine.io import regularize
+
+        volume = regularize(volume)
+        print(f"note: {volume.warnings[0]}", file=sys.stderr)
     out = write_image(volume, args.out)
     print(f"wrote {out} ({'×'.join(map(str, volume.size))}, {volume.array.dtype})", file=sys.stderr)
     return 0

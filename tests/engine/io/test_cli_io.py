@@ -92,3 +92,14 @@ def test_candor_scan_as_a_process(tmp_path):
                          text=True, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["series"][0]["series_uid"] == "1.3.1"
+
+
+def test_convert_regular_resamples_an_irregular_stack(tmp_path, capsys):
+    files = series(tmp_path / "dcm", nz=6)
+    files[3].unlink()
+    out = tmp_path / "regular.nii.gz"
+    assert main(["convert", str(tmp_path / "dcm"), "--out", str(out), "--regular"]) == 0
+    err = capsys.readouterr().err
+    assert "1 slice missing" in err and "resampled to a regular grid" in err
+    img = sitk.ReadImage(str(out))
+    assert img.GetSize()[2] == 6 and abs(img.GetSpacing()[2] - 2.5) < 1e-6
