@@ -6,6 +6,11 @@ direction columns = row cosine, column cosine, normal; slice spacing = distance 
 and last slice along the normal / (n − 1). Irregular stacks (missing slices, varying spacing,
 gantry tilt) keep that grid and carry warnings; :func:`engine.io.resample.regularize` builds a
 regular volume from the true slice positions kept in ``metadata["slice_positions"]``.
+
+One deliberate difference: on a gantry-tilted stack ITK divides the *Euclidean* distance between
+the first and last positions (2.62 mm for 2.5 mm slices tilted 17.7°); Candor uses the distance
+along the normal (2.5 mm), the true slice separation, and states the tilt. Missing slices give the
+same grid as ITK.
 """
 
 from __future__ import annotations
