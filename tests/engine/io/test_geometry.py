@@ -126,3 +126,11 @@ def test_unsigned_16_bit_kept(tmp_path):
     loaded = load(tmp_path)
     assert loaded.array.dtype == np.uint16
     np.testing.assert_array_equal(loaded.array, values)
+
+
+def test_missing_slice_grid_equals_simpleitk(tmp_path):
+    files = write_series(phantom(nz=6, oblique=True), tmp_path)
+    files[2].unlink()
+    loaded = load(tmp_path)
+    assert_matches_sitk(loaded, sitk_read_series(tmp_path))
+    assert loaded.metadata["irregular_slices"] is True
