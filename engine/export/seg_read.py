@@ -15,6 +15,7 @@ coordinates, with a warning.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,10 @@ class _Segment:
     algorithm_type: str
     algorithm_name: str | None
     algorithm_version: str | None
+    candor_id: int | None = None   # the label id Candor exported it from (its tracking ID)
+
+
+_TRACKING = re.compile(r"^Candor label (\d+)$")
 
 
 def read_segmentation(path: str | Path) -> hd.seg.Segmentation:
@@ -83,14 +88,18 @@ def _segments(seg: hd.seg.Segmentation) -> list[_Segment]:
         version = None
         if "SegmentationAlgorithmIdentificationSequence" in item:
             version = item.SegmentationAlgorithmIdentificationSequence[0].get("AlgorithmVersion")
+        match = _TRACKING.match(str(item.get("TrackingID", "")))
         out.append(_Segment(number, str(item.get("SegmentLabel") or f"Segment {number}"), color,
                             str(item.get("SegmentAlgorithmType", "MANUAL")),
-                            str(algo) if algo else None, str(version) if version else None))
+                            str(algo) if algo else None, str(version) if version else None,
+                            int(match.group(1)) if match and 0 < int(match.group(1)) < 65536
+                            else None))
     return out
 
 
 def _assign_ids(segments: list[_Segment], names: LabelTable | None) -> dict[int, LabelInfo]:
-    """Segment number → label: by name in ``names`` when it has one, else by segment number."""
+    """Segment number → label id: by name in ``names`` when it has one, else the label id a
+    Candor SEG recorded (tracking ID "Candor label N"), else the segment number."""
     taken: set[int] = set()
     result: dict[int, LabelInfo] = {}
     for s in segments:
@@ -99,6 +108,11 @@ def _assign_ids(segments: list[_Segment], names: LabelTable | None) -> dict[int,
             if match is not None and match.id not in taken:
                 result[s.number] = LabelInfo(match.id, s.name, s.color)
                 taken.add(match.id)
+    for s in segments:
+        if s.number not in result and s.candor_id is not None and s.candor_id not in taken \
+                and (names is None or s.candor_id not in names):
+            result[s.number] = LabelInfo(s.candor_id, s.name, s.color)
+            taken.add(s.candor_id)
     for s in segments:
         if s.number not in result:
             new_id = s.number

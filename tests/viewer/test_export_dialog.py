@@ -101,16 +101,23 @@ def test_window_menu_export_then_import_round_trip(qtbot, study, tmp_path):
     with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     dialog.success_box.close()
-    for path in (out,):
+    window.action_export_seg.trigger()                  # and once more as a DICOM SEG
+    dialog = window.export_dialog
+    dialog.set_format("seg")
+    seg_out = tmp_path / "brain_seg.dcm"
+    dialog.destination.setText(str(seg_out))
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.success_box.close()
+    for path, name in ((out, "brain"), (seg_out, "brain_seg")):
         before = len(window.model.layers)
-        watcher = import_segmentation(window, str(path))
-        with qtbot.waitSignal(watcher.finished, timeout=WAIT_MS):
-            pass
+        import_segmentation(window, str(path))
         qtbot.waitUntil(lambda: len(window.model.layers) == before + 1, timeout=WAIT_MS)
         layer = window.model.layers.active_labels
-        assert layer.name == "brain"
+        assert layer.name == name
         assert np.array_equal(layer.volume.array, labels.array)
-        assert [(l.id, l.name, l.color) for l in layer.table] == [(l.id, l.name, l.color) for l in table]
+        assert [(l.id, l.name) for l in layer.table] == [(l.id, l.name) for l in table]
+        assert all(np.abs(np.subtract(layer.color(l.id), l.color)).max() <= 2 for l in table)
 
 
 def test_selected_heatmap_exports_as_a_float_map(qtbot, study, tmp_path):

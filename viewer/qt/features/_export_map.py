@@ -94,9 +94,9 @@ class MapExportDialog(QDialog):
         self.progress.show()
         self.watcher = submit_watched(self.runner, export_float_map, self.volume, self.reference,
                                       self.destination.text().strip(), kind=self.kind.currentText(),
-                                      label=label, parent=self, name="export map")
+                                      label=label, parent=self, on_finished=self._on_finished,
+                                      name="export map")
         self.watcher.progress.connect(lambda e: self.progress.setValue(int(e.fraction * 100)))
-        self.watcher.finished.connect(self._on_finished)
 
     def _on_finished(self, job) -> None:
         self.export_button.setEnabled(True)

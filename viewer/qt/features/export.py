@@ -226,11 +226,12 @@ class ExportDialog(QDialog):
         self.progress.setValue(0)
         self.progress.show()
         self.status.setText("Exporting…")
-        self.watcher = submit_watched(self.runner, export_labels, self.labels, self.table,
+        # a snapshot: the layer may be painted on while the export runs on the worker
+        snapshot = self.labels.with_array(self.labels.array.copy())
+        self.watcher = submit_watched(self.runner, export_labels, snapshot, self.table,
                                       self.reference, out, options, parent=self,
-                                      name="export segmentation")
+                                      on_finished=self._on_finished, name="export segmentation")
         self.watcher.progress.connect(self._on_progress)
-        self.watcher.finished.connect(self._on_finished)
 
     def _on_progress(self, event) -> None:
         self.progress.setValue(int(round(event.fraction * 100)))
@@ -326,9 +327,6 @@ def import_segmentation(window, path: str):
     active = model.layers.active_labels
     names = active.table if active is not None else None
     window.statusBar().showMessage(f"Importing {Path(path).name}…")
-    watcher = submit_watched(window.jobs, _load_segmentation, path, model.image.volume, names,
-                             parent=window, name="import segmentation")
-
     def done(job) -> None:
         if job.state is not JobState.DONE:
             window.messages.add(f"Could not import {Path(path).name}: {_error_text(job)}", "error")
@@ -347,7 +345,8 @@ def import_segmentation(window, path: str):
             window.messages.add(warning, "warning")
         window.statusBar().showMessage(f"Imported {Path(path).name}", 10000)
 
-    watcher.finished.connect(done)
+    watcher = submit_watched(window.jobs, _load_segmentation, path, model.image.volume, names,
+                             parent=window, on_finished=done, name="import segmentation")
     window.import_watcher = watcher
     return watcher
 
