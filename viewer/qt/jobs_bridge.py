@@ -41,3 +41,19 @@ class JobWatcher(QObject):
 
     def _relay_done(self, job: Job) -> None:
         self.finished.emit(job)
+
+
+def outcome(job: Job, timeout: float = 10.0) -> tuple[object, BaseException | None]:
+    """``(value, None)`` or ``(None, error)`` of a finished job.
+
+    Done-listeners fire from the worker just before its future settles, so a slot reached through
+    ``finished`` first waits (microseconds) for the future instead of racing it.
+    """
+    job.wait(timeout)
+    error = job.error
+    if error is not None:
+        return None, error
+    try:
+        return job.result(timeout), None
+    except BaseException as exc:  # cancelled before it started
+        return None, exc

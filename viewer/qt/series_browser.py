@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
                                QVBoxLayout, QWidget)
 
 from engine.errors import Cancelled, CandorError
-from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.jobs_bridge import outcome, submit_watched
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,10 @@ class SeriesBrowser(QDialog):
     def _outcome(self, job):
         """The job's value, or None after reporting its error."""
         self.watcher = None
-        self.progress.setValue(1000 if job.error is None else 0)
-        error = job.error
+        value, error = outcome(job)
+        self.progress.setValue(1000 if error is None else 0)
         if error is None:
-            return job.result()
+            return value
         if isinstance(error, Cancelled):
             self.status.setText("Cancelled.")
         elif isinstance(error, CandorError):

@@ -55,7 +55,7 @@ class ViewerWidget(QWidget):
 
                 self._view3d = View3D(self.model)
             except Exception as exc:  # no OpenGL at all: say so in the view instead of crashing
-                log.warning("3D view unavailable: %s", type(exc).__name__)
+                log.exception("3D view unavailable: %s", exc)
                 self._view3d = QLabel("3D view unavailable on this system (no OpenGL).")
             self.frames["3d"] = _Frame(self._view3d, "3d")
         return self._view3d

@@ -8,6 +8,7 @@ idle, the full volume at full resolution (``set_interactive``).
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Plane colours of the slice views (axial red, coronal green, sagittal yellow).
 PLANE_RGB = {0: (0.91, 0.34, 0.31), 1: (0.37, 0.75, 0.37), 2: (0.90, 0.78, 0.29)}
-INTERACTIVE_SAMPLE_DISTANCE = 2.0
+#: Interactive frames aim at this time (≥ 6 frames/s); the image sample distance adapts to it.
+INTERACTIVE_FRAME_S = 0.15
+IMAGE_SAMPLE_RANGE = (1.5, 4.0)
 
 
 class VolumeScene:
@@ -52,6 +55,8 @@ class VolumeScene:
         self.shift, self.opacity_scale = 0.0, 1.0
         self._range = (0.0, 1.0)
         self.interactive = False
+        self.image_sample_distance = 2.5   # CPU ray caster: 1 ray per 2.5×2.5 pixels when moving
+        self.last_frame_s = 0.0
 
     # Volume ---------------------------------------------------------------------------------
     def set_volume(self, display: np.ndarray, spacing_zyx, origin_xyz, modality: str) -> None:
@@ -69,6 +74,7 @@ class VolumeScene:
         self._shape, self._spacing, self._origin = display.shape, spacing_xyz, origin_xyz
         self.apply_transfer()
         self._make_frames()
+        self.set_interactive(False)
         self.reset_camera()
 
     def _make_volume(self, array: np.ndarray, spacing_xyz, origin_xyz) -> vtkVolume:
@@ -76,8 +82,6 @@ class VolumeScene:
         self._keep.append(kept)
         mapper, self.mapper_kind = make_volume_mapper(self.render_window)
         mapper.SetInputData(img)
-        if self.mapper_kind == "cpu":
-            mapper.SetSampleDistance(0.5 * min(spacing_xyz))  # half a voxel along each ray
         volume = vtkVolume()
         volume.SetMapper(mapper)
         prop = vtkVolumeProperty()
@@ -123,10 +127,14 @@ class VolumeScene:
         if self.proxy is not None:
             self.proxy.SetVisibility(use_proxy)
         if self.mapper_kind == "cpu":
-            distance = INTERACTIVE_SAMPLE_DISTANCE if interactive else 1.0
             for vol in (self.full, self.proxy):
-                if vol is not None:
-                    vol.GetMapper().SetImageSampleDistance(distance)
+                if vol is None:
+                    continue
+                mapper = vol.GetMapper()
+                spacing = min(mapper.GetInput().GetSpacing())
+                mapper.SetImageSampleDistance(self.image_sample_distance if interactive else 1.0)
+                # One sample per voxel while moving, two when still.
+                mapper.SetSampleDistance(spacing if interactive else 0.5 * spacing)
 
     # Surfaces, frames, crosshair ------------------------------------------------------------
     def set_surfaces(self, surfaces) -> None:
@@ -219,7 +227,19 @@ class VolumeScene:
         cam.Zoom(1.3)
 
     def render(self) -> None:
+        start = time.perf_counter()
         self.render_window.Render()
+        self.last_frame_s = time.perf_counter() - start
+        if self.interactive and self.mapper_kind == "cpu" and self.full is not None:
+            self._adapt_resolution()
+
+    def _adapt_resolution(self) -> None:
+        """Coarser rays when interactive frames run slow, finer when there is time to spare."""
+        lo, hi = IMAGE_SAMPLE_RANGE
+        ratio = self.last_frame_s / INTERACTIVE_FRAME_S
+        if ratio > 1.15 or ratio < 0.6:
+            self.image_sample_distance = float(np.clip(self.image_sample_distance * ratio ** 0.5, lo, hi))
+            self.set_interactive(True)
 
     def image(self) -> np.ndarray:
         """The last rendered frame as ``(h, w, 3)`` uint8, top row first (read back from VTK)."""

@@ -12,7 +12,7 @@ from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 
 from engine.jobs import JobRunner
-from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.jobs_bridge import outcome, submit_watched
 from viewer.qt.view3d.scene import VolumeScene
 from viewer.qt.view3d.surfaces import label_surfaces
 from viewer.qt.view3d.transfer import TRANSFER_PRESETS
@@ -23,6 +23,22 @@ log = logging.getLogger(__name__)
 REFINE_AFTER_MS = 300
 
 
+class _VTKWidget(QVTKRenderWindowInteractor):
+    """VTK's Qt widget, safe to receive events after its render window was released."""
+
+    def Finalize(self) -> None:  # noqa: N802 (VTK naming)
+        if self._RenderWindow is not None:
+            super().Finalize()
+
+    def paintEvent(self, ev) -> None:  # noqa: N802
+        if self._RenderWindow is not None:
+            super().paintEvent(ev)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        if self._RenderWindow is not None:
+            super().resizeEvent(ev)
+
+
 class View3D(QWidget):
     """Volume rendering + label surfaces + slice frames; interactive proxy, refined when idle."""
 
@@ -31,7 +47,7 @@ class View3D(QWidget):
         self.setObjectName("view_3d")
         self.model = model
         self.view = "3d"
-        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        self.vtk_widget = _VTKWidget(self)
         self.render_window = self.vtk_widget.GetRenderWindow()
         self.scene = VolumeScene(self.render_window)
         self.interactor = self.render_window.GetInteractor()
@@ -100,7 +116,23 @@ class View3D(QWidget):
         self._disconnect_labels()
         self._refine.stop()
         self._runner.shutdown(cancel=True, wait=False)
-        self.vtk_widget.Finalize()
+        if self.render_window is not None:
+            self.vtk_widget.Finalize()
+            self._release_vtk()
+
+    def _release_vtk(self) -> None:
+        """Drop every reference to the render window so VTK destroys it now.
+
+        On X11 the render window owns its own display connection, closed only by its destructor;
+        left to interpreter exit, that can run after the X server is gone, and Xlib's I/O error
+        handler then ends the process with status 1.
+        """
+        self._initialised = False
+        self.interactor.SetRenderWindow(None)
+        self.vtk_widget._RenderWindow = None      # the interactor stays (Qt events call into it)
+        self.vtk_widget.hide()
+        self.scene.render_window = None
+        self.render_window = None
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.cleanup()
@@ -170,9 +202,14 @@ class View3D(QWidget):
         self._surface_job.finished.connect(self._surfaces_ready)
 
     def _surfaces_ready(self, job) -> None:
-        if job.error is None and self._surface_job is not None and job is self._surface_job.job:
-            self.scene.set_surfaces(job.result())
-            self.render_full()
+        if self._surface_job is None or job is not self._surface_job.job:
+            return                       # superseded by a newer request
+        surfaces, error = outcome(job)
+        if error is not None:
+            log.warning("label surfaces failed: %s", error)
+            return
+        self.scene.set_surfaces(surfaces)
+        self.render_full()
 
     # Rendering ------------------------------------------------------------------------------
     def _transfer(self, preset: str | None = None) -> None:
@@ -191,11 +228,13 @@ class View3D(QWidget):
             self._refine.start()
 
     def _render_interactive(self) -> None:
+        if not self._initialised:
+            return
         self.scene.set_interactive(True)
         self.scene.render()
 
     def render_full(self) -> None:
-        if self._initialised:
+        if self._initialised and self.render_window is not None:
             self.scene.set_interactive(False)
             self.scene.render()
 
