@@ -93,3 +93,41 @@ def normalize(array: np.ndarray, cfg: Normalization) -> tuple[np.ndarray, Intens
     out -= mean
     out /= std
     return out, IntensityStats(lower, upper, mean, std, float(fg.size) / float(sample.size))
+
+
+def labels_to_model_grid(labels: Volume, grid: Geometry, num_classes: int) -> np.ndarray:
+    """A label map on the model grid (uint8 ``(z, y, x)``): per-class anti-aliased fractions, argmax.
+
+    For fine-tuning on corrected masks: the same smoothing and grid as the image, so image and
+    labels stay aligned; nearest-neighbour would drop thin structures at random.
+    """
+    import SimpleITK as sitk
+
+    best = np.full(grid.shape, -1.0, dtype=np.float32)
+    out = np.zeros(grid.shape, dtype=np.uint8)
+    sigmas = [max(s, 1e-6) for s in antialias_sigmas(labels.spacing, grid.spacing)]
+    smooth = any(s > 1e-6 for s in sigmas)
+    for c in range(num_classes):
+        onehot = labels.with_array((labels.array == c).astype(np.float32)).to_sitk()
+        if smooth:
+            onehot = sitk.SmoothingRecursiveGaussian(onehot, sigmas)
+        frac = sitk.GetArrayFromImage(resample_to_grid(onehot, grid, linear=True, default=float(c == 0)))
+        better = frac > best
+        out[better] = c
+        np.copyto(best, frac, where=better)
+    return out
+
+
+def prepare_pair(volume: Volume, labels: Volume | None, target_spacing, cfg: Normalization,
+                 num_classes: int) -> tuple[np.ndarray, np.ndarray | None, Geometry]:
+    """Image (normalised) and optional labels on the model grid, as training/fine-tuning needs them."""
+    raw, grid = to_model_spacing(volume, target_spacing)
+    image, _ = normalize(raw, cfg)
+    lab = None
+    if labels is not None:
+        if not labels.geometry.is_close(volume.geometry):
+            from engine.errors import InputError
+
+            raise InputError("the label map is not on the image's grid")
+        lab = labels_to_model_grid(labels, grid, num_classes)
+    return image, lab, grid

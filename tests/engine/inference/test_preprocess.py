@@ -50,3 +50,18 @@ def test_ct_window():
     out, _ = normalize(np.array([[[-2000, 0, 500, 3000]]], np.float32), Normalization("ct_window", hu_min=-1000,
                                                                                           hu_max=1000))
     np.testing.assert_allclose(out.ravel(), [0, 0.5, 0.75, 1.0])
+
+
+def test_prepare_pair_keeps_image_and_labels_aligned():
+    from engine.inference.preprocess import prepare_pair
+
+    g = Geometry((40, 40, 20), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    img = np.zeros(g.shape, np.float32)
+    lab = np.zeros(g.shape, np.uint8)
+    img[5:15, 10:30, 10:30] = 100
+    lab[5:15, 10:30, 10:30] = 2
+    image, labels, grid = prepare_pair(Volume(img, g), Volume(lab, g), (2.0, 2.0, 2.0), Normalization(), 3)
+    assert image.shape == labels.shape == grid.shape == (20, 20, 20)
+    assert set(np.unique(labels)) == {0, 2}
+    assert image[labels == 2].mean() > image[labels == 0].mean() + 1.0
+    assert 0.8 < (labels == 2).sum() * 8 / ((lab == 2).sum() * 2) < 1.2  # same volume in mm³
