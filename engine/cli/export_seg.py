@@ -27,8 +27,9 @@ def register(sub) -> None:
     p.add_argument("--series", metavar="UID", help="series to use when PATH holds several")
     p.add_argument("--out", required=True, metavar="OUT", help="output .nii.gz, .nrrd or .dcm")
     p.add_argument("--labels", metavar="JSON",
-                   help="label names/colours: a JSON list of {id, name, color} or a model "
-                        "manifest with a 'labels' list (default: the mask's own sidecar/header)")
+                   help="label names/colours: a JSON list of {id, name, color}, a model "
+                        "manifest, or an installed model's NAME[@VERSION] (default: the mask's "
+                        "own sidecar/header)")
     p.add_argument("--only", metavar="IDS", help="comma-separated label ids to export (default: all)")
     p.add_argument("--seg-type", choices=("binary", "fractional"), default="binary",
                    help="DICOM SEG segmentation type (default: binary)")
@@ -59,6 +60,17 @@ def _table_from_json(path: str) -> LabelTable:
     return LabelTable.from_list(items)
 
 
+def _labels_table(spec: str) -> LabelTable:
+    """``--labels``: a JSON file (label list or model manifest), or an installed model's name."""
+    if Path(spec).is_file():
+        return _table_from_json(spec)
+    from engine.models.discovery import find_model
+    from engine.models.manifest import load_manifest
+
+    info = find_model(spec)   # ModelError (a CandorError) names the installed models
+    return load_manifest(info.path / "manifest.json").labels
+
+
 def _options(args):
     from engine.export import ExportOptions, Provenance
 
@@ -86,7 +98,7 @@ def run(args) -> int:
     source = load_mask(args.mask, float_map=bool(args.map))
     mask, table = source.mask, source.table
     if args.labels:
-        table = _table_from_json(args.labels)
+        table = _labels_table(args.labels)
     if not Path(args.reference).exists():
         raise InputError(f"the reference series is missing: {args.reference} does not exist; "
                          "nothing was written")

@@ -117,3 +117,22 @@ def test_probability_map_to_float_nifti_and_fractional_seg(series, mask, tmp_pat
     assert main(["export-seg", str(prob), "--map", "uncertainty", "--reference", str(series.folder),
                  "--out", str(tmp_path / "u.dcm")]) == 2
     assert "uncertainty" in capsys.readouterr().err
+
+
+def test_label_names_from_an_installed_model(series, mask, tmp_path):
+    from engine.io import write_image
+    from engine.resources import user_subdir
+    from tests.engine.models.tiny import write_tiny_package
+
+    write_tiny_package(user_subdir("models") / "tiny", members=1)   # labels Bright (1), Dark (2)
+    bare = tmp_path / "bare.nii.gz"
+    two = np.where(mask.array == 3, 0, mask.array).astype(np.uint8)
+    write_image(series.reference.with_array(two), bare)                # no sidecar: ids only
+    out = tmp_path / "named.nrrd"
+    assert main(["export-seg", str(bare), "--labels", "tiny-test", "--reference",
+                 str(series.folder), "--out", str(out)]) == 0
+    import nrrd
+
+    _, header = nrrd.read(str(out))
+    assert (header["Segment0_Name"], header["Segment1_Name"]) == ("Bright", "Dark")
+    assert header["Segment0_Color"] == "1 0 0"
