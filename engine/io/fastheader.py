@@ -69,7 +69,7 @@ def parse(head: bytes, complete: bool) -> tuple[FastHeader, int | None] | None:
         return None
     if end is None and not complete:
         return None
-    if values.get("SOPClassUID") == SEG_STORAGE or "NumberOfFrames" in values:
+    if values.get("SOPClassUID") == SEG_STORAGE or values.get("NumberOfFrames", "1") not in ("1", ""):
         return None  # sequences matter for these: pydicom
     out = FastHeader(values)
     out.file_meta = meta

@@ -45,7 +45,7 @@ class PixelPlan:
 
 def plan_pixels(headers: list[SliceHeader]) -> PixelPlan:
     h = headers[0]
-    if h.samples != 1:
+    if h.samples != 1 or h.photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise UnsupportedError(f"colour images ({h.photometric}) cannot be loaded as a volume")
     if h.bits_allocated not in (8, 16, 32):
         raise UnsupportedError(f"{h.bits_allocated}-bit pixels are not supported in image series")

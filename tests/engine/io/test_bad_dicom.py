@@ -346,3 +346,10 @@ def test_consistent_but_enormous_series_is_refused_before_allocating(tmp_path):
     with peak_allocation() as mem, pytest.raises(InputError, match="GiB"):
         load(tmp_path)
     assert mem["peak"] < 50e6
+
+
+def test_palette_colour_is_not_shown_as_grey_indices():
+    from pydicom.data import get_testdata_file
+
+    with pytest.raises(UnsupportedError, match="PALETTE COLOR"):
+        load(get_testdata_file("OT-PAL-8-face.dcm"))
