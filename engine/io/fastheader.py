@@ -40,7 +40,7 @@ TAGS: dict[int, tuple[str, str]] = {
     0x00280103: ("PixelRepresentation", "US"), 0x00281050: ("WindowCenter", "DS"),
     0x00281051: ("WindowWidth", "DS"), 0x00281052: ("RescaleIntercept", "DS"),
     0x00281053: ("RescaleSlope", "DS"), 0x00281054: ("RescaleType", "LO"),
-    0x00041220: ("DirectoryRecordSequence", "SQ"),
+    0x00041220: ("DirectoryRecordSequence", "SQ"), 0x00283000: ("ModalityLUTSequence", "SQ"),
 }
 
 

@@ -256,6 +256,8 @@ def _image_facts(h: SliceHeader, ds: Dataset) -> None:
         h.intercept = _float(ds.get("RescaleIntercept"), 0.0)
         h.has_rescale = True
     h.windows = _windows(ds)
+    if ds.get("ModalityLUTSequence"):
+        h.warnings.append("a Modality LUT is present and was not applied: values are as stored")
     h.phase_key = tuple(str(ds.get(k, "")) for k in (
         "TemporalPositionIdentifier", "EchoNumbers", "TriggerTime", "DiffusionBValue"))
 

@@ -353,3 +353,17 @@ def test_palette_colour_is_not_shown_as_grey_indices():
 
     with pytest.raises(UnsupportedError, match="PALETTE COLOR"):
         load(get_testdata_file("OT-PAL-8-face.dcm"))
+
+
+def test_modality_lut_sequence_is_stated(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def lut(ds, k):
+        item = Dataset()
+        item.LUTDescriptor = [4, 0, 16]
+        item.ModalityLUTType = "US"
+        item.LUTData = [0, 1, 2, 3]
+        ds.ModalityLUTSequence = Sequence([item])
+    series(tmp_path, nz=2, edit=lut)
+    assert any("Modality LUT" in w for w in load(tmp_path).warnings)
