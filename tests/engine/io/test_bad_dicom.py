@@ -363,7 +363,7 @@ def test_modality_lut_sequence_is_stated(tmp_path):
         item = Dataset()
         item.LUTDescriptor = [4, 0, 16]
         item.ModalityLUTType = "US"
-        item.LUTData = [0, 1, 2, 3]
+        item.LUTData = np.arange(4, dtype="<u2").tobytes()
         ds.ModalityLUTSequence = Sequence([item])
     series(tmp_path, nz=2, edit=lut)
     assert any("Modality LUT" in w for w in load(tmp_path).warnings)
