@@ -140,3 +140,19 @@ def test_selected_heatmap_exports_as_a_float_map(qtbot, study, tmp_path):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     data = np.asarray(nib.load(out).dataobj).transpose(2, 1, 0)
     assert data.dtype == np.float32 and np.array_equal(data, prob.array)
+
+
+def test_importing_a_seg_of_another_scan_reports_a_plain_error(qtbot, study):
+    from pydicom.data import get_testdata_file
+
+    create_application()
+    series, labels, table = study
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.model.open_volume(series.reference)
+    before = len(window.model.layers)
+    import_segmentation(window, get_testdata_file("liver.dcm"))   # another frame of reference
+    qtbot.waitUntil(lambda: bool(window.messages.texts("error")), timeout=WAIT_MS)
+    (error,) = window.messages.texts("error")
+    assert "liver.dcm" in error and "another scan" in error and "Traceback" not in error
+    assert len(window.model.layers) == before
