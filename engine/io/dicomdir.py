@@ -35,7 +35,7 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
     root = path.parent.resolve()
     listed: list[Path] = []
     try:
-        ds = pydicom.dcmread(path, force=True)
+        ds = pydicom.dcmread(path, force=True, defer_size=1 << 20)  # no huge reads
         records = ds.get("DirectoryRecordSequence", []) or []
     except Exception as exc:  # damaged index: fall back to scanning the folder
         skipped.append(Skipped(str(path), f"damaged DICOMDIR ({type(exc).__name__}); "

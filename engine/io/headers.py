@@ -24,6 +24,7 @@ from engine.io import fastheader
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 16384
+_DEFER_BYTES = 1 << 20
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 ENHANCED_CLASSES = {
@@ -150,8 +151,11 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
         except Exception:
             pass
     fp.seek(0)
-    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force)
+    # large values are skipped, not read: a length field claiming 4 GB must not allocate 4 GB
+    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force, defer_size=_DEFER_BYTES)
     at = fp.tell()
+    if at > size:
+        raise SkipFile("damaged or truncated DICOM (an element runs past the end of the file)")
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     if syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:  # position is in the inflated stream
         return ds, (-1 if "Rows" in ds else None)

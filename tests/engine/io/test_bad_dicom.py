@@ -367,3 +367,16 @@ def test_modality_lut_sequence_is_stated(tmp_path):
         ds.ModalityLUTSequence = Sequence([item])
     series(tmp_path, nz=2, edit=lut)
     assert any("Modality LUT" in w for w in load(tmp_path).warnings)
+
+
+def test_element_claiming_4_gb_is_skipped_without_allocating(tmp_path):
+    import struct
+
+    files = series(tmp_path, nz=2)
+    padding = struct.pack("<HH2sHI", 0x0029, 0x1010, b"OB", 0, 20000) + b"\0" * 20000  # past 16 KB
+    huge = struct.pack("<HH2sHI", 0x0029, 0x1020, b"OB", 0, 0xFFFFFFF0) + b"\0" * 100
+    splice_before_pixels(files[0], padding + huge)
+    with peak_allocation() as mem:
+        result = scan(tmp_path)
+    assert reasons(result)["IM0000.dcm"].startswith("damaged or truncated DICOM")
+    assert mem["peak"] < 50e6
