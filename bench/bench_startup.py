@@ -47,6 +47,30 @@ def heavy_imports(env, top: int = 8):
             "vtk_imported": loaded[1] == "True", "torch_imported": loaded[2] == "True"}
 
 
+FEATURE_PROBE = """
+import importlib, json, pkgutil, time
+t = time.perf_counter()
+import PySide6.QtWidgets, viewer.qt.main_window
+base = time.perf_counter() - t
+import viewer.qt.features as f
+out = {}
+for m in sorted(pkgutil.iter_modules(f.__path__), key=lambda m: m.name):
+    if m.name.startswith("_"):
+        continue
+    t = time.perf_counter()
+    importlib.import_module("viewer.qt.features." + m.name)
+    out[m.name] = round(time.perf_counter() - t, 3)
+print(json.dumps({"qt_and_main_window_import_s": round(base, 3), "feature_import_s": out}))
+"""
+
+
+def feature_imports(env):
+    """Import time of each feature module, in discovery order (first import pays shared deps)."""
+    out = subprocess.run([sys.executable, "-c", FEATURE_PROBE], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -59,7 +83,7 @@ def main(argv=None) -> int:
     result = {"candor_view_s": {"median": round(statistics.median(view), 2), "max": round(max(view), 2),
                                 "runs": args.runs},
               "peer_bare_pyside6_import_s": round(statistics.median(bare), 2),
-              "imports": heavy_imports(env)}
+              "imports": heavy_imports(env), "features": feature_imports(env)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:
