@@ -147,34 +147,29 @@ def _check_frame(seg: hd.seg.Segmentation, reference: Volume | None) -> list[str
     return []
 
 
-def _seg_volume(seg: hd.seg.Segmentation) -> hd.Volume:
+def _seg_volume(seg: hd.seg.Segmentation, numbers: list[int]) -> hd.Volume:
     try:
-        return seg.get_volume(combine_segments=False, rescale_fractional=True)
+        return seg.get_volume(segment_numbers=numbers, combine_segments=False,
+                              rescale_fractional=True)
     except (ValueError, RuntimeError) as exc:
         raise UnsupportedError("the segmentation's frames do not form a regular 3-D grid, so "
                                f"they cannot be placed on a volume ({exc})") from None
 
 
-def import_seg(path: str | Path, reference: Volume | None = None, *,
-               label_names: LabelTable | None = None, progress=None, cancel=None) -> SegImport:
-    """Read a DICOM SEG as a label map, resampled onto ``reference``'s grid when given.
+@dataclass
+class _Placed:
+    labels: np.ndarray
+    probabilities: dict[int, Volume]
+    overlap: bool
 
-    ``label_names``: an existing table; segments whose names match one of its labels get that
-    label's id (so a re-imported SEG lines up with the labels it was exported from).
-    """
-    report(progress, cancel, 0.0, "reading the segmentation")
-    seg = read_segmentation(path)
-    warnings = _check_frame(seg, reference)
-    segments = _segments(seg)
-    ids = _assign_ids(segments, label_names)
-    report(progress, cancel, 0.2, "assembling the segment frames")
-    hd_vol = _seg_volume(seg)
+
+def _place(hd_vol: hd.Volume, segments: list[_Segment], ids: dict[int, LabelInfo],
+           target: Geometry, fractional: bool, progress, cancel) -> _Placed:
+    """Every segment on ``target``: by index when it is a sub-grid, else interpolated."""
     geometry = _geometry_of(hd_vol)
-    target = reference.geometry if reference is not None else geometry
-    fractional = str(seg.SegmentationType).upper() == "FRACTIONAL"
     labels = np.zeros(target.shape, dtype=label_dtype(max(i.id for i in ids.values())))
     overlap = np.zeros(target.shape, dtype=bool)
-    best = np.zeros(target.shape, dtype=np.float32) if fractional else None
+    best = np.zeros(target.shape, dtype=np.float32)
     probabilities: dict[int, Volume] = {}
     for n, s in enumerate(segments):
         report(progress, cancel, 0.3 + 0.65 * n / len(segments), f"placing {s.name}")
@@ -191,22 +186,49 @@ def import_seg(path: str | Path, reference: Volume | None = None, *,
         else:
             m = placed if placed is not None else resample_nearest(native, target)
             mask = m > 0
-        overlap |= mask & (labels > 0)
+            overlap |= mask & (labels > 0)
         labels[mask] = label_id
-    if overlap.any() and not fractional:
+    return _Placed(labels, probabilities, bool(overlap.any()))
+
+
+def _metadata_of(seg: hd.seg.Segmentation, segments: list[_Segment]) -> dict:
+    """Provenance of the imported label map (from its first segment), for a later re-export."""
+    metadata = {"source_format": "dicom-seg", "series_uid": str(seg.SeriesInstanceUID)}
+    if seg.get("FrameOfReferenceUID"):
+        metadata["frame_of_reference_uid"] = str(seg.FrameOfReferenceUID)
+    first = segments[0]
+    metadata["provenance"] = _PROVENANCE.get(first.algorithm_type, "manual")
+    if first.algorithm_name:
+        metadata["model_name"] = first.algorithm_name
+        metadata["model_version"] = first.algorithm_version
+    else:
+        metadata["provenance"] = "manual"
+    return metadata
+
+
+def import_seg(path: str | Path, reference: Volume | None = None, *,
+               label_names: LabelTable | None = None, progress=None, cancel=None) -> SegImport:
+    """Read a DICOM SEG as a label map, resampled onto ``reference``'s grid when given.
+
+    ``label_names``: an existing table; segments whose names match one of its labels get that
+    label's id (so a re-imported SEG lines up with the labels it was exported from).
+    """
+    report(progress, cancel, 0.0, "reading the segmentation")
+    seg = read_segmentation(path)
+    warnings = _check_frame(seg, reference)
+    segments = _segments(seg)
+    if not segments:
+        raise InputError(f"{Path(path).name} describes no segment")
+    ids = _assign_ids(segments, label_names)
+    report(progress, cancel, 0.2, "assembling the segment frames")
+    hd_vol = _seg_volume(seg, [s.number for s in segments])
+    target = reference.geometry if reference is not None else _geometry_of(hd_vol)
+    fractional = str(seg.SegmentationType).upper() == "FRACTIONAL"
+    placed = _place(hd_vol, segments, ids, target, fractional, progress, cancel)
+    if placed.overlap:
         warnings.append("some segments overlap; where they do, the later segment is shown")
     report(progress, cancel, 1.0, "done")
-    first = segments[0] if segments else None
-    metadata = {"source_format": "dicom-seg", "series_uid": str(seg.SeriesInstanceUID),
-                "frame_of_reference_uid": str(seg.get("FrameOfReferenceUID", "")) or None}
-    if first is not None:
-        metadata["provenance"] = _PROVENANCE.get(first.algorithm_type, "manual")
-        if first.algorithm_name:
-            metadata["model_name"] = first.algorithm_name
-            metadata["model_version"] = first.algorithm_version
-        elif metadata["provenance"] != "manual":
-            metadata["provenance"] = "manual"
     log.info("imported a %s SEG with %d segment(s)", seg.SegmentationType, len(segments))
     table = LabelTable(sorted(ids.values(), key=lambda l: l.id))
-    return SegImport(Volume(labels, target, "SEG", metadata), table, str(seg.SegmentationType),
-                     probabilities, warnings)
+    labels = Volume(placed.labels, target, "SEG", _metadata_of(seg, segments))
+    return SegImport(labels, table, str(seg.SegmentationType), placed.probabilities, warnings)

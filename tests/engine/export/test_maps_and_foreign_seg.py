@@ -108,3 +108,27 @@ def test_foreign_seg_of_another_frame_of_reference_is_refused(tmp_path):
 def test_non_seg_file_is_refused(series):
     with pytest.raises(InputError, match="not a segmentation"):
         import_seg(series.paths[0], series.reference)
+
+
+def test_overlapping_segments_of_another_tool(series, tmp_path):
+    """A SEG written straight with highdicom (as another tool would), segments overlapping."""
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(p) for p in series.paths]
+    shape = series.reference.geometry.shape
+    stacked = np.zeros((*shape, 2), np.uint8)
+    stacked[3:8, 4:10, 5:12, 0] = 1
+    stacked[6:10, 8:14, 10:16, 1] = 1                 # overlaps segment 1 on slices 6–7
+    descriptions = [hd.seg.SegmentDescription(
+        n, name, codes.SCT.Tissue, codes.SCT.Tissue, "MANUAL") for n, name in ((1, "A"), (2, "B"))]
+    seg = hd.seg.Segmentation(sources, stacked, "BINARY", descriptions, hd.UID(), 5, hd.UID(), 1,
+                              "Other", "Other", "1", "1")
+    out = tmp_path / "other.dcm"
+    seg.save_as(out)
+    back = import_seg(out, series.reference)
+    assert any("overlap" in w for w in back.warnings)
+    expected = np.zeros(shape, np.uint8)
+    expected[stacked[..., 0] > 0] = 1
+    expected[stacked[..., 1] > 0] = 2
+    assert np.array_equal(back.labels.array, expected)
+    assert back.labels.metadata["provenance"] == "manual"
