@@ -380,3 +380,17 @@ def test_element_claiming_4_gb_is_skipped_without_allocating(tmp_path):
         result = scan(tmp_path)
     assert reasons(result)["IM0000.dcm"].startswith("damaged or truncated DICOM")
     assert mem["peak"] < 50e6
+
+
+def test_jpeg2000_stream_larger_than_its_header_is_a_clear_error(tmp_path):
+    import struct
+
+    from pydicom.uid import JPEG2000Lossless
+
+    (path,) = write_series(phantom(nz=1, ny=32, nx=32), tmp_path, transfer_syntax=JPEG2000Lossless)
+    data = bytearray(path.read_bytes())
+    siz = data.index(b"\xff\x4f\xff\x51") + 8  # SOC, SIZ marker, Lsiz, Rsiz → Xsiz, Ysiz
+    struct.pack_into(">II", data, siz, 40000, 40000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="damaged and cannot be decoded"):
+        load(tmp_path)
