@@ -24,6 +24,16 @@ patient_id=..., study_uid=None, series_uid=None, frame_of_reference_uid=None,
 transfer_syntax=ExplicitVRLittleEndian, rescale=None, filename_pattern="IM{index:04d}.dcm",
 series_number=1, window=None, extra=None, edit=None) -> list[Path]``
     A real single-frame CT/MR/PT DICOM series, one file per k slice (tests, demo, exporters).
+
+DICOM volumes carry these ``metadata`` keys (never patient identity): ``source_format``,
+``series_uid`` (the DICOM UID), ``study_uid``, ``frame_of_reference_uid``, ``series_description``,
+``series_number``, ``manufacturer``, ``sop_class_uid``, ``source_files`` and ``sop_instance_uids``
+(k order), ``window_presets`` [(center, width)], ``rescale_type``, ``body_part``,
+``slice_positions`` (true LPS position of each k slice), ``irregular_slices`` (bool: missing,
+uneven or tilted; see ``regularize``), and when they apply ``stack_id`` (``uid#2`` for a split
+series), ``frame_numbers`` (multi-frame), ``picked_largest_of`` (``load`` chose among several).
+Values: integer dtype kept when the rescale is exact, float32 when slopes vary or are fractional;
+MONOCHROME1 inverted (stated in ``warnings``). Errors are ``InputError``/``UnsupportedError``.
 """
 
 from __future__ import annotations
