@@ -12,6 +12,7 @@ import SimpleITK as sitk
 
 from engine.errors import Cancelled, InputError
 from engine.export import ExportOptions, export_labels, read_label_file
+from engine.io import load
 from engine.jobs import CancelToken
 from engine.volume import Geometry
 
@@ -57,7 +58,11 @@ def test_nifti_sidecar_names_colours_codes(series, mask, table, tmp_path):
     assert side["reference"]["series_uid"] == series.reference.metadata["series_uid"]
     back, back_table = read_label_file(out)
     assert back_table == table and np.array_equal(back.array, mask.array)
+    assert back.geometry.is_close(series.reference.geometry)
     assert back.metadata["model_name"] == "candor-brain-t1"
+    loaded = load(out)                                  # Candor's general loader too
+    assert np.array_equal(loaded.array, mask.array)
+    assert loaded.geometry.is_close(series.reference.geometry)
 
 
 def test_nrrd_round_trip_with_pynrrd_and_slicer_fields(series, mask, table, tmp_path):
@@ -84,7 +89,10 @@ def test_nrrd_round_trip_with_pynrrd_and_slicer_fields(series, mask, table, tmp_
     assert np.array_equal(sitk.GetArrayFromImage(img), mask.array)
     assert Geometry(img.GetSize(), img.GetSpacing(), img.GetOrigin(), img.GetDirection()).is_close(g)
     back, back_table = read_label_file(out)
-    assert back_table == table
+    assert back_table == table and np.array_equal(back.array, mask.array)
+    assert back.geometry.is_close(g)
+    loaded = load(out)
+    assert np.array_equal(loaded.array, mask.array) and loaded.geometry.is_close(g)
 
 
 def test_label_selection_and_empty_label_warning(series, mask, table, tmp_path):
