@@ -1,11 +1,12 @@
 """Import of DICOM SEG objects (Candor's or any other tool's) as label maps on the displayed series.
 
-highdicom reads the SEG and assembles its frames into a regularly spaced volume in the frame of
-reference's patient coordinates (missing, i.e. empty, frames are filled with zeros). Each segment
-is then resampled onto the displayed series' grid: nearest neighbour for BINARY segments, linear
-interpolation then ≥ 0.5 for FRACTIONAL ones (whose probabilities are kept as float maps too).
-When the SEG's frames are slices of the displayed grid (the usual case: a SEG made on this series,
-by Candor or another tool), voxels are copied by index and no interpolation happens at all.
+When every frame of the SEG names the displayed series' image it lies on (the usual case: a SEG
+made on this series, by Candor or another tool), frames are placed by that reference: exact, even
+on irregular stacks. Otherwise highdicom assembles the frames into a regularly spaced volume in
+the frame of reference's patient coordinates (missing, i.e. empty, frames are zeros), placed on
+the displayed grid by index when its voxels are the grid's, else resampled: nearest neighbour for
+BINARY segments, linear then ≥ 0.5 for FRACTIONAL ones (whose probabilities are kept as float
+maps too).
 
 A SEG is placed on the displayed series only when both share a frame of reference (same
 FrameOfReferenceUID); a series without one (e.g. opened from NIfTI) gets the SEG by its
@@ -163,32 +164,81 @@ class _Placed:
     overlap: bool
 
 
-def _place(hd_vol: hd.Volume, segments: list[_Segment], ids: dict[int, LabelInfo],
-           target: Geometry, fractional: bool, progress, cancel) -> _Placed:
-    """Every segment on ``target``: by index when it is a sub-grid, else interpolated."""
+def _referenced_instances(seg: hd.seg.Segmentation) -> set[str]:
+    """SOP instance UIDs the SEG's frames were derived from (empty when they say none)."""
+    out = set()
+    for frame in seg.get("PerFrameFunctionalGroupsSequence", []):
+        for derivation in frame.get("DerivationImageSequence", []):
+            for source in derivation.get("SourceImageSequence", []):
+                out.add(str(source.ReferencedSOPInstanceUID))
+    return out
+
+
+def _by_reference(seg: hd.seg.Segmentation, reference: Volume | None,
+                  numbers: list[int]) -> np.ndarray | None:
+    """``(k, j, i, segments)`` frames matched to the reference's own instances, or ``None``.
+
+    When every frame names the source image it lies on and those images are the displayed
+    series' slices, frames are placed by that reference: exact for any stack, even an irregular
+    one whose slices are not evenly spaced.
+    """
+    if reference is None:
+        return None
+    uids = [str(u) for u in reference.metadata.get("sop_instance_uids") or []]
+    referenced = _referenced_instances(seg)
+    g = reference.geometry
+    if (not uids or len(set(uids)) != len(uids) or not referenced or not referenced <= set(uids)
+            or (int(seg.Rows), int(seg.Columns)) != (g.size[1], g.size[0])):
+        return None
+    try:
+        return seg.get_pixels_by_source_instance(uids, segment_numbers=numbers,
+                                                 assert_missing_frames_are_empty=True,
+                                                 rescale_fractional=True)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        log.info("SEG frames not placed by reference (%s); using their positions",
+                 type(exc).__name__)
+        return None
+
+
+def _native_channels(seg, numbers: list[int], target: Geometry | None):
+    """Per-segment arrays on ``target`` (or the SEG's own grid) placed by position."""
+    hd_vol = _seg_volume(seg, numbers)
     geometry = _geometry_of(hd_vol)
-    labels = np.zeros(target.shape, dtype=label_dtype(max(i.id for i in ids.values())))
-    overlap = np.zeros(target.shape, dtype=bool)
-    best = np.zeros(target.shape, dtype=np.float32)
-    probabilities: dict[int, Volume] = {}
-    for n, s in enumerate(segments):
-        report(progress, cancel, 0.3 + 0.65 * n / len(segments), f"placing {s.name}")
+    target = target or geometry
+    fractional = str(seg.SegmentationType).upper() == "FRACTIONAL"
+    for n in range(len(numbers)):
         channel = np.asarray(hd_vol.array[..., n])
         native = Volume(channel.astype(np.float32 if fractional else np.uint8), geometry, "SEG")
-        label_id = ids[s.number].id
         placed = place_on_subgrid(native, target)
+        if placed is None:
+            placed = (resample_linear if fractional else resample_nearest)(native, target)
+        yield target, placed
+
+
+def _combine(channels, segments: list[_Segment], ids: dict[int, LabelInfo], fractional: bool,
+             progress, cancel) -> tuple[Geometry, _Placed]:
+    """One label map (and probability maps) from per-segment arrays on one grid."""
+    labels = overlap = best = None
+    probabilities: dict[int, Volume] = {}
+    target = None
+    for n, (target, values) in enumerate(channels):
+        report(progress, cancel, 0.3 + 0.65 * n / len(segments), f"placing {segments[n].name}")
+        if labels is None:
+            labels = np.zeros(target.shape, dtype=label_dtype(max(i.id for i in ids.values())))
+            overlap = np.zeros(target.shape, dtype=bool)
+            best = np.zeros(target.shape, dtype=np.float32)
+        label_id = ids[segments[n].number].id
         if fractional:
-            p = placed if placed is not None else resample_linear(native, target)
-            probabilities[label_id] = Volume(p.astype(np.float32), target, "OT",
-                                             {"label_name": s.name, "kind": "probability"})
+            p = np.asarray(values, dtype=np.float32)
+            probabilities[label_id] = Volume(p, target, "OT", {"label_name": segments[n].name,
+                                                               "kind": "probability"})
             mask = (p >= 0.5) & (p > best)
             best = np.maximum(best, p)
         else:
-            m = placed if placed is not None else resample_nearest(native, target)
-            mask = m > 0
+            mask = np.asarray(values) > 0
             overlap |= mask & (labels > 0)
         labels[mask] = label_id
-    return _Placed(labels, probabilities, bool(overlap.any()))
+    return target, _Placed(labels, probabilities, bool(overlap.any()))
 
 
 def _metadata_of(seg: hd.seg.Segmentation, segments: list[_Segment]) -> dict:
@@ -221,10 +271,15 @@ def import_seg(path: str | Path, reference: Volume | None = None, *,
         raise InputError(f"{Path(path).name} describes no segment")
     ids = _assign_ids(segments, label_names)
     report(progress, cancel, 0.2, "assembling the segment frames")
-    hd_vol = _seg_volume(seg, [s.number for s in segments])
-    target = reference.geometry if reference is not None else _geometry_of(hd_vol)
+    numbers = [s.number for s in segments]
     fractional = str(seg.SegmentationType).upper() == "FRACTIONAL"
-    placed = _place(hd_vol, segments, ids, target, fractional, progress, cancel)
+    stacked = _by_reference(seg, reference, numbers)
+    if stacked is not None:
+        g = reference.geometry
+        channels = ((g, stacked[..., n]) for n in range(len(numbers)))
+    else:
+        channels = _native_channels(seg, numbers, reference.geometry if reference else None)
+    target, placed = _combine(channels, segments, ids, fractional, progress, cancel)
     if placed.overlap:
         warnings.append("some segments overlap; where they do, the later segment is shown")
     report(progress, cancel, 1.0, "done")

@@ -93,14 +93,30 @@ def check_sources(reference: Volume, datasets: list[Dataset]) -> Sources:
     if len({str(ds.get("SeriesInstanceUID", "")) for ds in datasets}) > 1:
         raise InputError("the reference files belong to more than one series")
     expected_uids = reference.metadata.get("sop_instance_uids")
+    positions = _true_positions(reference)
     for k in range(g.size[2]):
         ds = datasets[0] if frame_of_k is not None else datasets[k]
         if expected_uids and str(ds.SOPInstanceUID) != str(expected_uids[k]):
             raise InputError(f"source file for slice {k} is not the instance the volume was loaded "
                              "from (the series changed on disk since it was opened)")
         frame = frame_of_k[k] if frame_of_k is not None else None
-        _check_plane(_plane(ds, frame, k), k, g)
+        expected = positions[k] if positions is not None else g.index_to_physical([0.0, 0.0, k])
+        _check_plane(_plane(ds, frame, k), k, g, expected)
     return Sources(datasets, frame_of_k)
+
+
+def _true_positions(reference: Volume) -> np.ndarray | None:
+    """Where each slice really is, for an irregular stack shown on a regular grid.
+
+    Each SEG frame lies on its own source slice, so a mask drawn slice by slice on an irregular
+    stack (a missing slice, uneven spacing) is still referenced exactly; only the regular grid
+    the viewer shows it on is approximate (the loader warns about that).
+    """
+    positions = reference.metadata.get("slice_positions")
+    if not reference.metadata.get("irregular_slices") or positions is None:
+        return None
+    positions = np.asarray(positions, dtype=np.float64)
+    return positions if positions.shape == (reference.geometry.size[2], 3) else None
 
 
 def _multiframe_map(reference: Volume, datasets: list[Dataset]) -> list[int] | None:
@@ -141,7 +157,7 @@ def _plane(ds: Dataset, frame: int | None, k: int):
                          "pixel spacing; a SEG cannot be placed on it") from None
 
 
-def _check_plane(plane, k: int, g) -> None:
+def _check_plane(plane, k: int, g, expected: np.ndarray) -> None:
     cols, rows, iop, ipp, spacing = plane
     where, m = f"slice {k}", g.matrix
     if (cols, rows) != (g.size[0], g.size[1]):
@@ -151,7 +167,6 @@ def _check_plane(plane, k: int, g) -> None:
             and np.allclose(iop[3:], m[:, 1], atol=_COSINE_TOL)):
         raise InputError(f"{where}: the source image's orientation differs from the mask's; the "
                          "mask's geometry does not match the series")
-    expected = g.index_to_physical([0.0, 0.0, float(k)])
     if not np.allclose(ipp, expected, atol=max(_POSITION_TOL_MM, 1e-3 * g.spacing[2])):
         raise InputError(f"{where}: the source image lies at a different position from the mask's "
                          "slice; the mask's geometry does not match the series")

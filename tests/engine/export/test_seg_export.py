@@ -11,6 +11,7 @@ from engine.errors import InputError
 from engine.export import ExportOptions, Provenance, export_labels, import_seg
 from engine.volume import Geometry
 
+from .data import asymmetric_mask
 from .dicom_checks import dciodvfy_errors
 
 
@@ -182,3 +183,41 @@ def test_seg_on_an_enhanced_multiframe_source(mask, table, tmp_path):
     assert by_frame == {2: 1, 1: 2}       # grey matter on frame 2, lesion (segment 2) on frame 1
     back = import_seg(out, reference, label_names=table)
     assert np.array_equal(back.labels.array, lab)
+
+
+def test_seg_on_an_irregular_stack_references_each_true_slice(tmp_path, table):
+    """A series with a missing slice: each SEG frame lies on its own source slice."""
+    from engine.io import load
+
+    from .data import make_series
+
+    full = make_series(tmp_path / "full")
+    full.paths[6].unlink()                              # a gap between slices 5 and 7
+    reference = load(full.folder)
+    assert reference.metadata["irregular_slices"] and reference.geometry.size[2] == 13
+    lab = asymmetric_mask(reference.geometry.shape)
+    labels = reference.with_array(lab, modality="SEG", metadata={})
+    out = tmp_path / "irregular.dcm"
+    export_labels(labels, table, reference, out)
+    assert dciodvfy_errors(out) == []
+    seg = hd.seg.segread(out)
+    positions = np.asarray(reference.metadata["slice_positions"])
+    uids = reference.metadata["sop_instance_uids"]
+    for frame in seg.PerFrameFunctionalGroupsSequence:
+        k = uids.index(frame.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID)
+        ipp = [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient]
+        assert np.allclose(ipp, positions[k], atol=1e-3)
+    back = import_seg(out, reference, label_names=table)      # placed by reference: exact
+    assert np.array_equal(back.labels.array, lab)
+
+
+def test_seg_placed_by_position_on_a_reference_without_dicom_identity(series, mask, table, tmp_path):
+    from engine.io import load, write_image
+
+    out = tmp_path / "m.dcm"
+    export_labels(mask, table, series.reference, out)
+    nii = tmp_path / "ref.nii.gz"
+    write_image(series.reference, nii)
+    back = import_seg(out, load(nii), label_names=table)      # no UIDs: by patient coordinates
+    assert any("frame of reference" in w for w in back.warnings)
+    assert np.array_equal(back.labels.array, mask.array)
