@@ -25,8 +25,12 @@ def create_application():
     return app
 
 
-def run_gui(path: str | os.PathLike | None = None) -> int:
-    """Open the main window (optionally on ``path``) and run the event loop until it closes."""
+def run_gui(path: str | os.PathLike | None = None, screenshot: str | os.PathLike | None = None) -> int:
+    """Open the main window (optionally on ``path``) and run the event loop until it closes.
+
+    With ``screenshot``, save the shown window to that PNG and quit (for scripted checks of an
+    installation, e.g. the standalone app's GUI test, and for documentation screenshots).
+    """
     from PySide6.QtCore import QTimer
 
     from viewer.qt.main_window import MainWindow
@@ -36,6 +40,16 @@ def run_gui(path: str | os.PathLike | None = None) -> int:
     window.show()
     if path:
         QTimer.singleShot(0, lambda: window.open_path(str(path)))
+    if screenshot:
+        def _shoot_and_quit() -> None:
+            from viewer.qt.screenshot import save_screenshot
+
+            app.processEvents()
+            save_screenshot(window, "window", screenshot)
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(500, _shoot_and_quit)
     if os.environ.get("CANDOR_QUIT_AFTER_START"):
         # Start-up smoke test / benchmark (bench/bench_startup.py): quit once the window is up.
         QTimer.singleShot(0, app.quit)
