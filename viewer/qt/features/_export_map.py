@@ -107,6 +107,7 @@ class MapExportDialog(QDialog):
             self.exported.emit(result)
             self.accept()
             return
+        job.wait()  # done-listeners run just before the job's future holds its error
         err = job.error
         message = str(err) if isinstance(err, CandorError) else "the export failed unexpectedly"
         self.status.setText(f"Not exported: {message}")

@@ -44,6 +44,7 @@ def _swatch(color: tuple[int, int, int]) -> QIcon:
 
 
 def _error_text(job) -> str:
+    job.wait()  # done-listeners run just before the job's future holds its error
     err = job.error
     if isinstance(err, CandorError):
         return str(err)
