@@ -14,7 +14,7 @@ from pydicom.data import get_testdata_file
 from engine.errors import InputError
 from engine.export import export_float_map, export_probability_seg, import_seg
 from engine.labels import LabelInfo, LabelTable
-from engine.volume import Geometry, Volume
+from engine.volume import Geometry
 
 from .data import make_series
 from .dicom_checks import dciodvfy_errors
