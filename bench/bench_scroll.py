@@ -3,6 +3,8 @@
 Runs offscreen (QT_QPA_PLATFORM=offscreen). Measures, per slice step of the axial view:
   * ``view``: model cursor step → all layers re-sliced → the axial view repainted (synchronous);
   * ``window``: the same step, then every view repainted (crosshair lines move in the others);
+  * ``view_gui_thread_cpu``: CPU time the GUI thread spent on the ``view`` step (the machine is
+    shared: wall times include waiting for a core; this does not);
 and, as the peer, pyqtgraph's stock ``ImageView`` fed the same slices with the same two overlays
 drawn as pyqtgraph ImageItems with their own levels (no lookup-table preprocessing).
 
@@ -70,12 +72,13 @@ def bench_candor(app, study, n_steps):
     for _ in range(10):
         app.processEvents()
     view = window.viewer.views["axial"]
-    per_view, per_window = [], []
+    per_view, per_window, cpu_view = [], [], []
     for i in range(n_steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         model.cursor.step("axial", 1 if (i // (ct.size[2] - 1)) % 2 == 0 else -1)
         view.canvas.viewport().repaint()
         per_view.append((time.perf_counter() - t0) * 1000)
+        cpu_view.append((time.thread_time() - c0) * 1000)
         for other in window.viewer.views.values():
             if other is not view:
                 other.canvas.viewport().repaint()
@@ -83,7 +86,8 @@ def bench_candor(app, study, n_steps):
         app.processEvents()
     size = (view.canvas.viewport().width(), view.canvas.viewport().height())
     window.close()
-    return {"view": percentiles(per_view), "window": percentiles(per_window), "view_px": size}
+    return {"view": percentiles(per_view), "view_gui_thread_cpu": percentiles(cpu_view),
+            "window": percentiles(per_window), "view_px": size}
 
 
 def bench_imageview_peer(app, study, n_steps, size):
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
     print(f"generated study in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     candor = bench_candor(app, study, args.slices)
     peer = bench_imageview_peer(app, study, args.slices, candor["view_px"])
-    result = {"candor": candor, "peer_pyqtgraph_ImageView": peer,
+    result = {"load_average_1min": os.getloadavg()[0], "candor": candor, "peer_pyqtgraph_ImageView": peer,
               "ratio_median_peer_over_candor": round(peer["view"]["median_ms"]
                                                      / candor["view"]["median_ms"], 2)}
     text = json.dumps(result, indent=1)

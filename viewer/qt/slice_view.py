@@ -245,7 +245,7 @@ class SliceView(QWidget):
     def _on_cursor(self, zyx) -> None:
         if self.model.grid is None:
             return
-        if zyx[self.axis] != self._shown_slice:
+        if zyx[self.axis] != self._shown_slice and self.isVisible():  # hidden views catch up on show
             self._shown_slice = zyx[self.axis]
             for entry in self._items.values():
                 self._redraw_layer(entry)
@@ -283,6 +283,11 @@ class SliceView(QWidget):
         right.move(w - right.width() - 4, (h - right.height()) // 2)
         top.move((w - top.width()) // 2, 4)
         bottom.move((w - bottom.width()) // 2, h - bottom.height() - 4)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.model.grid is not None and self._shown_slice != self.model.cursor.slice_of(self.view):
+            self._on_cursor(self.model.cursor.index)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -38,22 +38,27 @@ def is_software(renderer: str) -> bool:
     return not name or any(s in name for s in SOFTWARE_RENDERERS)
 
 
-def make_volume_mapper(render_window):
-    """(mapper, kind) for this window: ``"cpu"`` fixed-point ray caster or ``"gpu"``."""
+def mapper_kind(render_window) -> str:
+    """``"gpu"`` on a hardware OpenGL renderer, ``"cpu"`` on a software one (or when unknown)."""
     choice = os.environ.get("CANDOR_VOLUME_MAPPER", "").lower()
     renderer = renderer_string(render_window)
     gpu = choice == "gpu" or (choice != "cpu" and not is_software(renderer))
     log.info("OpenGL renderer %r: %s volume mapper", renderer, "GPU" if gpu else "CPU")
-    if gpu:
+    return "gpu" if gpu else "cpu"
+
+
+def new_volume_mapper(kind: str):
+    """The GPU ray caster, or VTK's fixed-point CPU ray caster with sampling left to the caller."""
+    if kind == "gpu":
         from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkOpenGLGPUVolumeRayCastMapper
 
         mapper = vtkOpenGLGPUVolumeRayCastMapper()
         mapper.SetAutoAdjustSampleDistances(True)
-        return mapper, "gpu"
+        return mapper
     mapper = vtkFixedPointVolumeRayCastMapper()
     mapper.SetAutoAdjustSampleDistances(False)
     mapper.SetLockSampleDistanceToInputSpacing(False)
-    return mapper, "cpu"
+    return mapper
 
 
 def image_data(array: np.ndarray, spacing_xyz, origin_xyz) -> tuple[vtkImageData, np.ndarray]:

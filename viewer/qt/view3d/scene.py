@@ -22,13 +22,19 @@ import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL backe
 import vtkmodules.vtkInteractionStyle  # noqa: F401
 import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401
 
-from viewer.qt.view3d.rendering import image_data, make_volume_mapper, proxy_factor
+from viewer.qt.view3d.rendering import image_data, mapper_kind, new_volume_mapper, proxy_factor
 from viewer.qt.view3d.transfer import TRANSFER_PRESETS, build_functions, default_preset, robust_range
 
 log = logging.getLogger(__name__)
 
 #: Plane colours of the slice views (axial red, coronal green, sagittal yellow).
 PLANE_RGB = {0: (0.91, 0.34, 0.31), 1: (0.37, 0.75, 0.37), 2: (0.90, 0.78, 0.29)}
+#: On the CPU ray caster the idle-quality volume is capped at this many voxels (strided above it):
+#: its first frame computes gradients for every voxel (~5 s for 256³ on 2 cores), and at view
+#: sizes of 1000 pixels or less a 256-voxel-wide volume already gives about a voxel per pixel.
+CPU_FULL_MAX_VOXELS = 256 ** 3
+#: The interactive proxy (all mappers).
+PROXY_MAX_VOXELS = 128 ** 3
 #: Interactive frames aim at this time (≥ 6 frames/s); the image sample distance adapts to it.
 INTERACTIVE_FRAME_S = 0.15
 IMAGE_SAMPLE_RANGE = (1.5, 4.0)
@@ -64,23 +70,30 @@ class VolumeScene:
         spacing_xyz = tuple(float(s) for s in spacing_zyx[::-1])
         self._range = robust_range(display)
         self.preset = default_preset(modality)
-        self.full = self._make_volume(display, spacing_xyz, origin_xyz)
-        factor = proxy_factor(display.shape)
-        if factor > 1:
-            small = display[::factor, ::factor, ::factor]
-            proxy_spacing = tuple(s * factor for s in spacing_xyz)
-            self.proxy = self._make_volume(small, proxy_spacing, origin_xyz)
+        self.mapper_kind = mapper_kind(self.render_window)
+        cap = CPU_FULL_MAX_VOXELS if self.mapper_kind == "cpu" else display.size  # GPU: every voxel
+        self.full = self._make_strided(display, spacing_xyz, origin_xyz, cap)
+        if proxy_factor(display.shape, PROXY_MAX_VOXELS) > 1:
+            self.proxy = self._make_strided(display, spacing_xyz, origin_xyz, PROXY_MAX_VOXELS)
             self.proxy.VisibilityOff()
+        self.full_stride = proxy_factor(display.shape, cap)
         self._shape, self._spacing, self._origin = display.shape, spacing_xyz, origin_xyz
         self.apply_transfer()
         self._make_frames()
         self.set_interactive(False)
         self.reset_camera()
 
+    def _make_strided(self, array: np.ndarray, spacing_xyz, origin_xyz, max_voxels: int) -> vtkVolume:
+        """A volume of ``array`` strided to at most ``max_voxels`` (same origin, wider spacing)."""
+        f = proxy_factor(array.shape, max_voxels)
+        if f == 1:
+            return self._make_volume(array, spacing_xyz, origin_xyz)
+        return self._make_volume(array[::f, ::f, ::f], tuple(s * f for s in spacing_xyz), origin_xyz)
+
     def _make_volume(self, array: np.ndarray, spacing_xyz, origin_xyz) -> vtkVolume:
         img, kept = image_data(array, spacing_xyz, origin_xyz)
         self._keep.append(kept)
-        mapper, self.mapper_kind = make_volume_mapper(self.render_window)
+        mapper = new_volume_mapper(self.mapper_kind)
         mapper.SetInputData(img)
         volume = vtkVolume()
         volume.SetMapper(mapper)
@@ -133,8 +146,7 @@ class VolumeScene:
                 mapper = vol.GetMapper()
                 spacing = min(mapper.GetInput().GetSpacing())
                 mapper.SetImageSampleDistance(self.image_sample_distance if interactive else 1.0)
-                # One sample per voxel while moving, two when still.
-                mapper.SetSampleDistance(spacing if interactive else 0.5 * spacing)
+                mapper.SetSampleDistance(spacing)      # one sample per voxel along each ray
 
     # Surfaces, frames, crosshair ------------------------------------------------------------
     def set_surfaces(self, surfaces) -> None:

@@ -155,6 +155,9 @@ class View3D(QWidget):
         self.preset_box.blockSignals(False)
         self._on_cursor(self.model.cursor.index)
         self._on_layers()
+        # Progressive: the downsampled proxy first (fast), the idle-quality volume once idle.
+        self._render_interactive()
+        self._refine.start()
 
     def _on_cursor(self, _zyx) -> None:
         if self.model.grid is not None and self._initialised:
