@@ -8,10 +8,10 @@ codes that PACS viewers and 3D Slicer's terminology browser know; any other labe
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 
@@ -21,27 +21,34 @@ class SegmentCodes:
     type: Code
 
 
-_ANATOMY = codes.SCT.AnatomicalStructure            # SCT 91723000
-_ABNORMAL = codes.SCT.MorphologicallyAbnormalStructure  # SCT 49755003
-_TISSUE = codes.SCT.Tissue                          # SCT 85756007
+@functools.lru_cache(maxsize=1)
+def _known() -> dict[str, SegmentCodes]:
+    """Normalised label names (lower case, single spaces) and the codes they stand for."""
+    from pydicom.sr.codedict import codes   # ~0.3 s to import: only when codes are needed
 
-#: Normalised label names (lower case, single spaces) and the codes they stand for.
-_KNOWN: dict[str, SegmentCodes] = {}
-for _names, _codes in (
-    (("grey matter", "gray matter", "gm", "cortical grey matter", "cortical gray matter"),
-     SegmentCodes(_ANATOMY, codes.SCT.GrayMatter)),          # SCT 389081007
-    (("white matter", "wm", "cerebral white matter"),
-     SegmentCodes(_ANATOMY, codes.SCT.WhiteMatter)),         # SCT 389080008
-    (("lesion", "lesions", "white matter lesion", "white matter lesions", "wml", "tumour", "tumor"),
-     SegmentCodes(_ABNORMAL, codes.SCT.Lesion)),             # SCT 52988006
-    (("csf", "cerebrospinal fluid"),
-     SegmentCodes(_ANATOMY, codes.SCT.CerebrospinalFluid)),  # SCT 65216001
-    (("brain",), SegmentCodes(_ANATOMY, codes.SCT.Brain)),   # SCT 12738006
-):
-    for _name in _names:
-        _KNOWN[_name] = _codes
+    anatomy = codes.SCT.AnatomicalStructure                 # SCT 91723000
+    abnormal = codes.SCT.MorphologicallyAbnormalStructure   # SCT 49755003
+    known: dict[str, SegmentCodes] = {}
+    for names, pair in (
+        (("grey matter", "gray matter", "gm", "cortical grey matter", "cortical gray matter"),
+         SegmentCodes(anatomy, codes.SCT.GrayMatter)),         # SCT 389081007
+        (("white matter", "wm", "cerebral white matter"),
+         SegmentCodes(anatomy, codes.SCT.WhiteMatter)),        # SCT 389080008
+        (("lesion", "lesions", "white matter lesion", "white matter lesions", "wml", "tumour",
+          "tumor"), SegmentCodes(abnormal, codes.SCT.Lesion)),  # SCT 52988006
+        (("csf", "cerebrospinal fluid"),
+         SegmentCodes(anatomy, codes.SCT.CerebrospinalFluid)),  # SCT 65216001
+        (("brain",), SegmentCodes(anatomy, codes.SCT.Brain)),   # SCT 12738006
+    ):
+        for name in names:
+            known[name] = pair
+    return known
 
-GENERIC = SegmentCodes(_TISSUE, _TISSUE)
+
+def generic() -> SegmentCodes:
+    """Generic tissue (SCT 85756007) for labels Candor has no specific code for."""
+    tissue = Code("85756007", "SCT", "Tissue")
+    return SegmentCodes(tissue, tissue)
 
 
 def _normalise(name: str) -> str:
@@ -50,7 +57,7 @@ def _normalise(name: str) -> str:
 
 def codes_for(label_name: str) -> SegmentCodes:
     """SNOMED CT category/type for a label name; generic tissue when the name is not known."""
-    return _KNOWN.get(_normalise(label_name), GENERIC)
+    return _known().get(_normalise(label_name)) or generic()
 
 
 def slicer_terminology(label_name: str) -> str:

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
                                QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
 from engine.errors import CandorError
-from engine.export import ExportOptions, export_labels, import_seg, read_label_file
 from engine.jobs import JobState
 from engine.labels import LabelTable
 from engine.volume import Volume
@@ -203,7 +202,9 @@ class ExportDialog(QDialog):
         return tuple(int(it.data(Qt.ItemDataRole.UserRole)) for it in items
                      if it.checkState() == Qt.CheckState.Checked)
 
-    def export_options(self) -> ExportOptions:
+    def export_options(self):
+        from engine.export import ExportOptions   # engine.export loads highdicom: only when used
+
         return ExportOptions(labels=self.selected_labels(), seg_type=self.seg_type.currentData(),
                              deidentify=self.deidentify.isChecked(),
                              pseudonym=self.pseudonym.text().strip() or None,
@@ -223,6 +224,8 @@ class ExportDialog(QDialog):
         except CandorError as exc:
             self._show_error(str(exc))
             return
+        from engine.export import export_labels
+
         self.export_button.setEnabled(False)
         self.progress.setValue(0)
         self.progress.show()
@@ -311,6 +314,8 @@ def open_export_dialog(window):
 def _load_segmentation(path: str, reference: Volume, names: LabelTable | None, *, progress=None,
                        cancel=None):
     """Worker side of the import: a DICOM SEG or a label file, as (volume, table, maps, warnings)."""
+    from engine.export import import_seg, read_label_file
+
     if str(path).lower().endswith(".dcm"):
         seg = import_seg(path, reference, label_names=names, progress=progress, cancel=cancel)
         return seg.labels, seg.table, seg.probabilities, seg.warnings
