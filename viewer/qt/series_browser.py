@@ -69,8 +69,11 @@ class SeriesBrowser(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        for col in range(len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col in (2, 5)
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.table.doubleClicked.connect(lambda _i: self.load_selected())
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
@@ -87,6 +90,8 @@ class SeriesBrowser(QDialog):
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.cancel_button)
         lay = QVBoxLayout(self)
+        where = QLabel(f"<b>{Path(self.path).name}</b> — choose a series to open", self)
+        lay.addWidget(where)
         lay.addWidget(self.table)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
@@ -167,7 +172,6 @@ class SeriesBrowser(QDialog):
                 if col == 5 and warnings:
                     item.setToolTip("\n".join(warnings))
                 self.table.setItem(row, col, item)
-        self.table.resizeColumnsToContents()
         if self.series:
             self.table.selectRow(self._default_row())
             self.open_button.setEnabled(True)
