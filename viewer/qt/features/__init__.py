@@ -9,12 +9,23 @@ create; the main window knows none of them by name, so new capabilities never gr
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
+
+log = logging.getLogger(__name__)
 
 
 def feature_modules() -> list:
-    mods = [importlib.import_module(f"{__name__}.{m.name}")
-            for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    """Every feature module; one that fails to import is logged and left out (the window still
+    opens, without that feature)."""
+    mods = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        try:
+            mods.append(importlib.import_module(f"{__name__}.{info.name}"))
+        except Exception:
+            log.exception("feature %s could not be loaded; the window opens without it", info.name)
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 

@@ -66,6 +66,7 @@ class View3D(QWidget):
         lay.addWidget(self.toolbar)
         lay.addWidget(self.vtk_widget, 1)
         self._initialised = False
+        self._stale = False
         self._connections = [(model.events.image, self._on_image),
                              (model.cursor.events.changed, self._on_cursor),
                              (model.layers.events.inserted, self._on_layers),
@@ -103,11 +104,14 @@ class View3D(QWidget):
     # Lifecycle ------------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if not self._initialised:
+        if not self._initialised and self.render_window is not None:
             self.vtk_widget.Initialize()
             self._initialised = True
-            if self.model.image is not None:
-                self._on_image(self.model.image)
+            self._stale = True
+        if self._stale:
+            self._on_image(self.model.image)
+        elif self.model.grid is not None:
+            self._on_cursor(self.model.cursor.index)   # the crosshair may have moved meanwhile
 
     def cleanup(self) -> None:
         for signal, slot in self._connections:
@@ -140,8 +144,10 @@ class View3D(QWidget):
 
     # Model ----------------------------------------------------------------------------------
     def _on_image(self, layer) -> None:
-        if not self._initialised:
-            return                       # set up on first show
+        if not self._initialised or not self.isVisible():
+            self._stale = True           # a hidden 3D view renders nothing; it catches up on show
+            return
+        self._stale = False
         if layer is None or self.model.grid is None:
             self.scene.clear_volume()
             self.render_full()
@@ -160,7 +166,7 @@ class View3D(QWidget):
         self._refine.start()
 
     def _on_cursor(self, _zyx) -> None:
-        if self.model.grid is not None and self._initialised:
+        if self.model.grid is not None and self._initialised and self.isVisible():
             self.scene.set_cursor(self.model.cursor.lps, self.show_planes.isChecked())
             self._refine.start()         # coalesce: one full-quality render once the cursor rests
 
@@ -181,6 +187,9 @@ class View3D(QWidget):
     def _update_surfaces(self, *_args) -> None:
         """Recompute label surfaces on a worker thread; the newest request wins."""
         if not self._initialised or self.model.grid is None:
+            return
+        if not self.isVisible():
+            self._stale = True
             return
         if self._surface_job is not None:
             self._surface_job.job.cancel()
