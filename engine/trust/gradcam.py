@@ -91,7 +91,7 @@ def _cam(activation: torch.Tensor, grad: torch.Tensor, size: Sequence[int]) -> t
 
 
 def gradcam_patch_fn(net: nn.Module, cfg: GradCamConfig):
-    """Per-patch function: ``{"probs": (B,K,…), "cam<c>": (B,1,…) for each label c}``.
+    """Per-patch function: ``{"probs", "energy", "exp_entropy", "cam<c>" for each label c}`` (B,·,…).
 
     Run it with ``sliding_window(..., grad=True)`` inside :func:`gradcam_session`.
     """
@@ -111,7 +111,10 @@ def gradcam_patch_fn(net: nn.Module, cfg: GradCamConfig):
             raise InputError("the Grad-CAM layer did not run in the forward pass")
         if cfg.temperature != 1.0:
             logits = logits / cfg.temperature
-        out = {"probs": torch.softmax(logits.detach(), dim=1)}
+        plain = logits.detach()
+        log_p = torch.log_softmax(plain, dim=1)
+        out = {"probs": log_p.exp(), "energy": -torch.logsumexp(plain, dim=1, keepdim=True)}
+        out["exp_entropy"] = -(out["probs"] * log_p).sum(dim=1, keepdim=True)
         predicted = logits.detach().argmax(dim=1, keepdim=True)
         for i, c in enumerate(cfg.labels):
             region = roi if roi is not None else predicted == c

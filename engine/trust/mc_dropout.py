@@ -73,22 +73,29 @@ def member_samples(net: nn.Module, batch: torch.Tensor, cfg: SamplingConfig):
 
 
 class _Sums:
+    """Running sums over samples: probabilities, Σ p·log p (negative entropy) and logits, in place."""
+
     def __init__(self) -> None:
-        self.probs = self.entropy = self.logits = None
+        self.probs = self.neg_entropy = self.logits = None
         self.n = 0
+
+    @property
+    def entropy(self) -> torch.Tensor:
+        return -self.neg_entropy
 
     def add(self, logits: torch.Tensor, temperature: float) -> None:
         logits = logits.float()
         if temperature != 1.0:
             logits = logits / temperature
-        p = torch.softmax(logits, dim=1)
-        h = entropy_torch(p)
+        log_p = torch.log_softmax(logits, dim=1)
+        p = log_p.exp()
         if self.probs is None:
-            self.probs, self.entropy, self.logits = p, h, logits.clone()
+            self.probs, self.logits = p.clone(), logits.clone()
+            self.neg_entropy = p.mul_(log_p).sum(dim=1, keepdim=True)
         else:
             self.probs.add_(p)
-            self.entropy.add_(h)
             self.logits.add_(logits)
+            self.neg_entropy.add_(p.mul_(log_p).sum(dim=1, keepdim=True))
         self.n += 1
 
 
@@ -107,7 +114,7 @@ def sampling_patch_fn(networks: Sequence[nn.Module], cfg: SamplingConfig):
                 h = entropy_torch(sums.probs / sums.n)
                 member_h = h if member_h is None else member_h.add_(h)
             probs = sums.probs if probs is None else probs.add_(sums.probs)
-            entropy = sums.entropy if entropy is None else entropy.add_(sums.entropy)
+            entropy = sums.entropy if entropy is None else entropy.add_(sums.entropy)  # Σ_s H[p_s]
             logits = sums.logits if logits is None else logits.add_(sums.logits)
             n += sums.n
         out = {"probs": probs.div_(n), "exp_entropy": entropy.div_(n),

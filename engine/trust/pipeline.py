@@ -103,6 +103,8 @@ def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: Trus
     for net in nets:
         net.to(device).eval()
     scfg = sampling_config(model, options)
+    if options.saliency_labels and scfg.samples <= 1 and len(nets) == 1:
+        return _saliency_only(normalized, grid, nets[0], options, scfg, roi, cfg, device, progress, cancel)
     share = 0.75 if options.saliency_labels else 1.0
     t0 = time.perf_counter()
     with seeded(scfg.seed, device):
@@ -124,8 +126,20 @@ def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: Trus
     return result
 
 
+def _saliency_only(normalized, grid, net, options, scfg, roi, cfg, device, progress, cancel) -> ModelGridResult:
+    """One deterministic member and saliency asked: the Grad-CAM pass gives the prediction too."""
+    t0 = time.perf_counter()
+    result = ModelGridResult(grid, normalized, np.empty(0), {}, np.empty(0))
+    out = _saliency(result, net, options, scfg.temperature, roi, cfg, device, progress, cancel)
+    result.probs, result.energy = out["probs"], out["energy"][0]
+    result.maps = decompose(out["probs"], out["exp_entropy"][0])
+    result.maps.pop("epistemic")
+    result.timings["saliency_s"] = time.perf_counter() - t0
+    return result
+
+
 def _saliency(result: ModelGridResult, net, options: TrustOptions, temperature: float, roi, cfg, device,
-              progress, cancel) -> None:
+              progress, cancel) -> dict:
     gcfg = GradCamConfig(tuple(options.saliency_labels), options.saliency_layer, roi is not None, temperature)
     image = result.normalized[None]
     if roi is not None:
@@ -135,7 +149,8 @@ def _saliency(result: ModelGridResult, net, options: TrustOptions, temperature: 
         out = sliding_window(image, gradcam_patch_fn(net, gcfg), cfg, device=device, grad=True,
                              pad_value=pad, progress=progress, cancel=cancel)
     for c in gcfg.labels:
-        result.saliency[c], result.saliency_scale[c] = normalise_map(out[f"cam{c}"][0])
+        result.saliency[c], result.saliency_scale[c] = normalise_map(out.pop(f"cam{c}")[0])
+    return out
 
 
 def preprocess(volume: Volume, manifest) -> tuple[np.ndarray, Geometry, dict]:
