@@ -101,3 +101,24 @@ def test_progress_cancel_and_event_loop_keeps_running(reading_window, qtbot, tmp
     assert job.state.value == "cancelled"
     assert browser.progress.value() < 1000
     assert len(ticks) >= 5, "the GUI event loop stalled during the job"
+
+
+def test_dropping_a_folder_opens_the_series_browser(reading_window, qtbot, study_folder):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    folder, _ct = study_folder
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    # Qt only routes drops that come from a real drag, so the window's handlers get real events.
+    enter = QDragEnterEvent(QPoint(300, 300), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    reading_window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    reading_window.dropEvent(drop)
+    browser = reading_window.opener.browser
+    assert browser is not None and browser.isVisible()
+    qtbot.waitUntil(lambda: browser.table.rowCount() == 2, timeout=20000)
+    assert reading_window.recent.paths[0] == str(folder.resolve())
