@@ -100,7 +100,7 @@ def run(args) -> int:
     if args.labels:
         table = _labels_table(args.labels)
     if not Path(args.reference).exists():
-        raise InputError(f"the reference series is missing: {args.reference} does not exist; "
+        raise InputError(f"the reference series is missing: {Path(args.reference).name} does not exist; "
                          "nothing was written")
     reference = load(args.reference, series_uid=args.series)
     check_same_series(source, reference)

@@ -31,7 +31,7 @@ class AtomicOutputs:
         """A temporary path beside ``final`` (same folder, same suffixes) to write into."""
         final = Path(final)
         if not final.parent.is_dir():
-            raise InputError(f"the destination folder does not exist: {final.parent}")
+            raise InputError(f"the destination folder {final.parent.name!r} does not exist")
         suffix = "".join(final.suffixes) or ""
         stem = final.name[: len(final.name) - len(suffix)] if suffix else final.name
         temp = final.with_name(f".{stem}.partial-{uuid.uuid4().hex[:8]}{suffix}")

@@ -127,7 +127,7 @@ def read_label_file(path: str | Path) -> tuple[Volume, LabelTable]:
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"the mask file does not exist: {path}")
+        raise InputError(f"the mask file does not exist: {path.name}")
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError:

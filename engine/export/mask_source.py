@@ -36,9 +36,9 @@ def load_mask(spec: str, *, float_map: bool = False) -> MaskSource:
 
         return MaskSource(*read_label_file(path))
     if float_map:
-        raise InputError(f"the map file does not exist: {spec}")
+        raise InputError(f"the map file does not exist: {path.name}")
     if any(sep in spec for sep in ("/", "\\", ".")):
-        raise InputError(f"the mask file does not exist: {spec}")
+        raise InputError(f"the mask file does not exist: {path.name}")
     return _from_queue(spec)
 
 

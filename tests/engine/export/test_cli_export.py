@@ -136,3 +136,22 @@ def test_label_names_from_an_installed_model(series, mask, tmp_path):
     _, header = nrrd.read(str(out))
     assert (header["Segment0_Name"], header["Segment1_Name"]) == ("Bright", "Dark")
     assert header["Segment0_Color"] == "1 0 0"
+
+
+def test_no_patient_identifier_in_output_or_logs(series, mask, table, tmp_path, capsys, caplog):
+    import logging
+
+    from .data import CANARY_ID
+
+    caplog.set_level(logging.DEBUG)
+    nii = tmp_path / "mask.nii.gz"
+    export_labels(mask, table, series.reference, nii)
+    runs = [["--out", str(tmp_path / "a.dcm"), "--json"],
+            ["--out", str(tmp_path / "b.dcm"), "--deidentify", "--include-image"],
+            ["--out", str(tmp_path / "c.nrrd"), "--only", "9"]]           # fails: no label 9
+    for extra in runs:
+        main(["-vv", "export-seg", str(nii), "--reference", str(series.folder), *extra])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err + caplog.text
+    assert "CANARY" not in text and CANARY_ID not in text
+    assert "nothing to export" in captured.err
