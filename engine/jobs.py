@@ -126,8 +126,8 @@ class Job:
     def cancel(self) -> None:
         """Ask the work to stop; it raises :class:`Cancelled` at its next progress report."""
         self.token.cancel()
-        if self._future is not None and self._future.cancel():  # never started
-            self._finish(JobState.CANCELLED)
+        if self._future is not None:
+            self._future.cancel()  # succeeds only if the work never started
 
     def result(self, timeout: float | None = None) -> Any:
         """The work's return value; re-raises its error (``Cancelled`` if it was cancelled)."""
@@ -176,6 +176,19 @@ class Job:
         return f"Job(id={self.id}, name={self.name!r}, state={self._state.value})"
 
 
+def _final_state(job: Job, future: Future) -> JobState:
+    if future.cancelled():
+        return JobState.CANCELLED
+    error = future.exception()
+    if error is None:
+        return JobState.DONE
+    if isinstance(error, Cancelled):
+        return JobState.CANCELLED
+    if not isinstance(error, CandorError):
+        log.error("job %s failed with an unexpected error", job.name, exc_info=error)
+    return JobState.FAILED
+
+
 class JobRunner:
     """Runs engine work on worker threads (torch, NumPy and SimpleITK release the GIL)."""
 
@@ -202,23 +215,12 @@ class JobRunner:
         def _run() -> Any:
             job._state = JobState.RUNNING
             job._start = time.perf_counter()
-            try:
-                job.token.raise_if_cancelled()
-                value = fn(*args, progress=job._report, cancel=job.token, **kwargs)
-            except Cancelled:
-                job._finish(JobState.CANCELLED)
-                raise
-            except CandorError:
-                job._finish(JobState.FAILED)
-                raise
-            except BaseException:
-                log.exception("job %s failed with an unexpected error", job.name)
-                job._finish(JobState.FAILED)
-                raise
-            job._finish(JobState.DONE)
-            return value
+            job.token.raise_if_cancelled()
+            return fn(*args, progress=job._report, cancel=job.token, **kwargs)
 
         job._future = self._pool.submit(_run)
+        # Done-listeners run once the future holds the result or the error, so they can read it.
+        job._future.add_done_callback(lambda f: job._finish(_final_state(job, f)))
         return job
 
     @property

@@ -85,3 +85,40 @@ def test_shutdown_cancels_running_jobs():
     time.sleep(0.05)
     r.shutdown(cancel=True, wait=True)
     assert job.state is JobState.CANCELLED
+
+
+def test_done_listeners_see_the_result_and_the_error(runner):
+    """A done-listener can read the outcome: it runs after the result or error is set."""
+    seen = {}
+    done = threading.Event()
+
+    def on_done(job):
+        seen["state"] = job.state
+        seen["result"] = job.result(timeout=0) if job.state is JobState.DONE else None
+        seen["error"] = job.error
+        done.set()
+
+    runner.submit(_count, 10, on_done=on_done)
+    assert done.wait(5)
+    assert seen == {"state": JobState.DONE, "result": sum(range(10)), "error": None}
+
+    def bad(*, progress=None, cancel=None):
+        raise InputError("unreadable")
+
+    done.clear()
+    runner.submit(bad, on_done=on_done)
+    assert done.wait(5)
+    assert seen["state"] is JobState.FAILED and isinstance(seen["error"], InputError)
+
+
+def test_cancel_before_start_finishes_the_job():
+    r = JobRunner(max_workers=1)
+    try:
+        blocker = r.submit(_forever)
+        waiting = r.submit(_count, 5)
+        waiting.cancel()
+        assert waiting.state is JobState.CANCELLED
+        blocker.cancel()
+        assert blocker.wait(5) and blocker.state is JobState.CANCELLED
+    finally:
+        r.shutdown()
