@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_extra_arguments(parser: argparse.ArgumentParser) -> None:
     """Hook for later layers (the trust layer adds --uncertainty, --saliency, … here)."""
+    from engine.trust.cli_segment import add_arguments
+
+    add_arguments(parser)
 
 
 class _Progress:
@@ -86,7 +89,7 @@ def write_probabilities(result, path: str | Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from engine.cli.info import load_announced
-    from engine.inference import segment
+    from engine.trust.cli_segment import segment_with_trust, write_outputs
     from engine.io import write_image
     from engine.models import DEFAULT_MODEL, load_model
 
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     volume = load_announced(args.path, args.series)
     progress = _Progress()
     try:
-        result = segment(volume, model, device=args.device, progress=progress)
+        result, trust_sections, trust_result = segment_with_trust(args, volume, model, progress)
     finally:
         progress.close()
     for w in result.warnings:
@@ -104,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = {"mask": str(args.out)}
     if args.probabilities:
         outputs["probabilities"] = str(write_probabilities(result, args.probabilities))
-    rep = dict(result.report, outputs=outputs)
+    outputs.update(write_outputs(args, trust_result))
+    rep = dict(result.report, outputs=outputs, **trust_sections)
     if args.report == "-":
         json.dump(rep, sys.stdout, indent=2)
         print()

@@ -14,8 +14,9 @@ Soft scores (higher = more unusual) and where they come from:
 ``brain_volume``   output  |ln(segmented volume / typical training volume)|
 =================  ======  ================================================================
 
-Calibration (``engine/training/calibrate_trust.py``) stores for each score its in-distribution
-median ``m`` and 95 %-TPR threshold ``t`` in ``manifest.trust["ood"]["scores"]``; a score's
+Calibration (``engine/training/calibrate_trust.py``) stores, per sampling mode (``"1x10"`` = one
+member, T = 10), each score's in-distribution median ``m`` and 95 %-TPR threshold ``t`` in
+``manifest.trust["ood"]["modes"][mode]["scores"]``; a score's
 exceedance is ``r = (s − m) / (t − m)`` (``r > 1``: beyond what 95 % of validation cases show).
 The combined score is ``max r`` over the available scores, and its own threshold (the 95 % TPR
 point of the combined score on the validation cases) decides the flag. Hard checks flag alone.
@@ -88,10 +89,32 @@ def exceedance(score: float, cal: dict) -> float:
     return (score - m) / max(t - m, 1e-9)
 
 
-def soft_checks(scores: dict[str, tuple[str, float]], extras: dict, ood_cal: dict) -> tuple[list[Check], float | None, float | None]:
+INPUT_SCORES = ("fingerprint", "template", "orientation")
+
+
+def mode_key(members: int, samples: int) -> str:
+    """Output scores depend on how predictions were drawn: ``"<members>x<samples>"``."""
+    return f"{int(members)}x{int(samples)}"
+
+
+def mode_calibration(ood_cal: dict, mode: str) -> tuple[dict, float | None, bool]:
+    """Score calibrations and combined threshold for ``mode``; falls back to the input-stage scores
+    of another calibrated mode (output scores of an uncalibrated mode are reported, not judged)."""
+    modes = dict(ood_cal.get("modes") or {})
+    if mode in modes:
+        entry = modes[mode]
+        return dict(entry.get("scores") or {}), entry.get("combined_threshold"), True
+    if modes:
+        entry = next(iter(modes.values()))
+        calib = {n: c for n, c in (entry.get("scores") or {}).items() if n in INPUT_SCORES}
+        return calib, entry.get("combined_threshold"), False
+    return {}, None, False
+
+
+def soft_checks(scores: dict[str, tuple[str, float]], extras: dict, ood_cal: dict,
+                mode: str = "1x10") -> tuple[list[Check], float | None, float | None]:
     """Soft checks from ``{name: (stage, score)}``; returns the checks, combined score and its threshold."""
-    calib = dict(ood_cal.get("scores") or {})
-    c_thr = ood_cal.get("combined_threshold")
+    calib, c_thr, _ = mode_calibration(ood_cal, mode)
     ratios = {n: exceedance(s, calib[n]) for n, (_, s) in scores.items() if n in calib and math.isfinite(s)}
     combined = max(ratios.values()) if ratios else None
     fire = combined is not None and c_thr is not None and combined > float(c_thr)

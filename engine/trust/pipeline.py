@@ -26,7 +26,7 @@ from engine.trust.ensemble import choose_members, member_disagreement
 from engine.trust.entropy import decompose
 from engine.trust.gradcam import GradCamConfig, gradcam_patch_fn, gradcam_session, normalise_map
 from engine.trust.mc_dropout import SamplingConfig, sampling_patch_fn, seeded
-from engine.trust.ood import OODReport, soft_checks
+from engine.trust.ood import OODReport, mode_calibration, mode_key, soft_checks
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, input_checks
 from engine.trust.ood_template import match_template
 from engine.trust.output_scores import brain_volume_score, output_scores
@@ -64,6 +64,7 @@ class ModelGridResult:
     energy: np.ndarray
     saliency: dict[int, np.ndarray] = field(default_factory=dict)
     saliency_scale: dict[int, float] = field(default_factory=dict)
+    faithfulness: dict[int, dict | None] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -204,16 +205,33 @@ def analyze(volume: Volume, model, options: TrustOptions = TrustOptions(), *,
     roi = _roi_on(options.roi, grid) if options.roi is not None else None
     grid_result = model_grid_pass(normalized, grid, model, options, roi=roi,
                                   progress=sub_progress(progress, 0.05, 0.85), cancel=cancel)
+    if options.faithfulness and grid_result.saliency:
+        report(progress, cancel, 0.82, "checking the saliency map (deletion test)")
+        _faithfulness(grid_result, model, options, roi)
     report(progress, cancel, 0.86, "checking the output")
     soft, extras = all_soft_scores(volume, grid_result, stats["lower"], manifest)
     cal = dict(manifest.trust.get("ood") or {})
-    checks, combined, c_thr = soft_checks(soft, extras, cal)
-    ood = OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.get("scores")))
+    mode = mode_key(len(choose_members(model.networks, options.use_ensemble)), max(1, options.mc_samples))
+    checks, combined, c_thr = soft_checks(soft, extras, cal, mode)
+    ood = OODReport(hard + checks, combined, c_thr, calibrated=mode_calibration(cal, mode)[2])
     report(progress, cancel, 0.9, "mapping back to the scan")
     result = _to_input_grid(volume, model, grid_result, ood, options)
     result.timings["total_s"] = round(time.perf_counter() - t_start, 3)
     report(progress, cancel, 1.0, "done")
     return result
+
+
+def _faithfulness(g: ModelGridResult, model, options: TrustOptions, roi) -> None:
+    from engine.trust.faithfulness import deletion_check
+
+    predicted = g.probs.argmax(0)
+    tissue = predicted > 0
+    device = str(resolve_device(options.device))
+    for c, sal in g.saliency.items():
+        region = roi if roi is not None else predicted == c
+        f = deletion_check(g.normalized, sal, region, tissue, c, [model.network], window_config(model.manifest),
+                           seed=options.seed, device=device)
+        g.faithfulness[c] = f.to_dict() if f is not None else None
 
 
 def _roi_on(roi: Volume, grid: Geometry) -> np.ndarray:
@@ -239,7 +257,8 @@ def _to_input_grid(volume: Volume, model, g: ModelGridResult, ood: OODReport, op
     table = model.manifest.labels
     explain = {str(c): {"label": table.get(c).name if c in [l.id for l in table] else str(c),
                         "layer": options.saliency_layer or getattr(model.network, "default_gradcam_layer", ""),
-                        "scale": round(g.saliency_scale.get(c, 0.0), 6)} for c in g.saliency}
+                        "scale": round(g.saliency_scale.get(c, 0.0), 6),
+                        **({"faithfulness": g.faithfulness[c]} if c in g.faithfulness else {})} for c in g.saliency}
     info = {"name": model.manifest.name, "version": model.manifest.version}
     timings = {k: round(v, 3) for k, v in g.timings.items()}
     return TrustResult(labels, table, maps, saliency, ood, summary, explain, info, timings, g)
@@ -253,7 +272,4 @@ def uncertainty_summary(g: ModelGridResult, options: TrustOptions, model) -> dic
     for key, arr in g.maps.items():
         out[f"mean_{key}"] = round(float(arr.mean()), 6)
         out[f"mean_{key}_foreground"] = round(float(arr[fg].mean()) if fg.any() else 0.0, 6)
-    if "epistemic" in g.maps:
-        out["per_slice_epistemic"] = "see maps"
-    out.pop("per_slice_epistemic", None)
     return out

@@ -1,0 +1,155 @@
+"""Evaluate the trust layer on the generated OOD suite (``engine.training.ood_shifts``).
+
+    python -m engine.training.evaluate_trust [--model DIR] [--cases 8] [--out results.json]
+
+For held-out in-distribution cases and each shift: every OOD score, the combined decision, whether
+the case was flagged, and the mean epistemic uncertainty. Prints Markdown tables (AUROC and FPR at
+95 % TPR per score and for the combined decision, detection rate per shift, epistemic rise) and,
+on the in-distribution cases, where uncertainty concentrates (label boundaries, lesions, interior).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import binary_dilation, binary_erosion
+
+from engine.models import load_model
+from engine.models.discovery import DEFAULT_MODEL
+from engine.trust.calibration import auroc, fpr_at_tpr
+from engine.trust.pipeline import TrustOptions, analyze
+from engine.training.ood_shifts import FAR_SHIFTS, OOD_SEED_BASE, SHIFTS, suite
+from engine.training.template import load_template
+
+log = logging.getLogger("candor.evaluate_trust")
+HARD_SCORE = 1e6   # the combined decision score of a case a hard check flagged
+
+
+def boundary_mask(labels: np.ndarray) -> np.ndarray:
+    """Voxels within one voxel of a change of label."""
+    edge = np.zeros(labels.shape, bool)
+    for axis in range(3):
+        d = np.diff(labels, axis=axis) != 0
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        edge[tuple(lo)] |= d
+        edge[tuple(hi)] |= d
+    return edge
+
+
+def concentration(maps: dict, labels: np.ndarray) -> dict:
+    """Mean uncertainty at label boundaries, in lesions, and in tissue interiors (in-distribution)."""
+    edge = boundary_mask(labels)
+    brain = labels > 0
+    interior = binary_erosion(brain, iterations=2) & ~binary_dilation(edge, iterations=1)
+    lesion = labels == 3
+    out = {}
+    for key in ("total", "epistemic"):
+        m = maps.get(key)
+        if m is None:
+            continue
+        out[key] = {"boundary": float(m[edge & brain].mean()), "interior": float(m[interior].mean()),
+                    "lesion": float(m[lesion].mean()) if lesion.any() else None, "whole": float(m.mean())}
+    return out
+
+
+def evaluate(model, cases: int) -> dict:
+    template = load_template(float(model.manifest.target_spacing[0]))
+    options = TrustOptions(mc_samples=10, use_ensemble=False, device="cpu")
+    rows, conc = [], []
+    for shift, i, vol, labels in suite(template, cases, OOD_SEED_BASE):
+        if shift != "in_distribution" and i >= max(1, cases // 2) and shift not in FAR_SHIFTS:
+            continue   # near shifts on half the cases: the suite's cost stays within the CPU budget
+        t0 = time.perf_counter()
+        r = analyze(vol, model, options)
+        report = r.ood.to_dict()
+        hard = any(c["fired"] and c["kind"] == "hard" for c in report["checks"])
+        combined = report["scores"].get("combined", float("nan"))
+        rows.append({"shift": shift, "case": i, "flag": report["flag"], "hard": hard,
+                     "decision": HARD_SCORE if hard else combined, "scores": report["scores"],
+                     "reasons": report["reasons"], "mean_epistemic_fg": r.uncertainty.get("mean_epistemic_foreground"),
+                     "seconds": round(time.perf_counter() - t0, 2)})
+        if shift == "in_distribution":
+            conc.append(concentration(r.model_grid.maps, labels))
+        log.info("%s case %d: flag=%s (%.1f s)", shift, i, report["flag"], rows[-1]["seconds"])
+    return {"rows": rows, "concentration": conc}
+
+
+def summarise(results: dict) -> dict:
+    rows = results["rows"]
+    ind = [r for r in rows if r["shift"] == "in_distribution"]
+    ood = [r for r in rows if r["shift"] != "in_distribution"]
+    names = sorted({k for r in rows for k in r["scores"] if k != "combined"})
+    per_score = {}
+    for n in names + ["decision"]:
+        get = (lambda r: r["decision"]) if n == "decision" else (lambda r, n=n: r["scores"].get(n, float("nan")))
+        a = [get(r) for r in ind if math.isfinite(get(r))]
+        b = [get(r) for r in ood if math.isfinite(get(r))]
+        if a and b:
+            per_score[n] = {"auroc": auroc(a, b), "fpr_at_95tpr": fpr_at_tpr(a, b)}
+    per_shift = {}
+    for s in SHIFTS:
+        sel = [r for r in ood if r["shift"] == s]
+        per_shift[s] = {"cases": len(sel), "flagged": sum(r["flag"] for r in sel),
+                        "auroc": auroc([r["decision"] for r in ind], [r["decision"] for r in sel]),
+                        "mean_epistemic_fg": float(np.mean([r["mean_epistemic_fg"] or 0 for r in sel])) if sel else None,
+                        "example_reason": next((r["reasons"][0] for r in sel if r["reasons"]), "")}
+    conc = results["concentration"]
+    agg = {}
+    for key in ("total", "epistemic"):
+        vals = [c[key] for c in conc if key in c]
+        if vals:
+            agg[key] = {part: float(np.mean([v[part] for v in vals if v[part] is not None]))
+                        for part in ("boundary", "interior", "lesion", "whole")}
+    return {"in_distribution": {"cases": len(ind), "flagged": sum(r["flag"] for r in ind),
+                                "mean_epistemic_fg": float(np.mean([r["mean_epistemic_fg"] or 0 for r in ind]))},
+            "per_score": per_score, "per_shift": per_shift, "concentration": agg}
+
+
+def markdown(summary: dict) -> str:
+    lines = ["| score | AUROC | FPR at 95 % TPR |", "| --- | --- | --- |"]
+    for n, v in summary["per_score"].items():
+        name = "**combined decision**" if n == "decision" else f"`{n}`"
+        lines.append(f"| {name} | {v['auroc']:.3f} | {v['fpr_at_95tpr']:.2f} |")
+    ind = summary["in_distribution"]
+    lines += ["", "| cases | n | flagged | AUROC (combined) | mean epistemic (fg, nats) |", "| --- | --- | --- | --- | --- |",
+              f"| in-distribution (held out) | {ind['cases']} | {ind['flagged']} | — | {ind['mean_epistemic_fg']:.4f} |"]
+    for s, v in summary["per_shift"].items():
+        far = " (far)" if s in FAR_SHIFTS else ""
+        lines.append(f"| {s}{far} | {v['cases']} | {v['flagged']} | {v['auroc']:.3f} | {v['mean_epistemic_fg']:.4f} |")
+    lines += ["", "| map (in-distribution) | label boundaries | lesions | tissue interior | whole volume |",
+              "| --- | --- | --- | --- | --- |"]
+    for key, v in summary["concentration"].items():
+        lines.append(f"| {key} | {v['boundary']:.4f} | {v['lesion']:.4f} | {v['interior']:.4f} | {v['whole']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None, help="write all rows and the summary as JSON")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model or DEFAULT_MODEL, members=1)
+    results = evaluate(model, args.cases)
+    summary = summarise(results)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"summary": summary, **results}, indent=1) + "\n", encoding="utf-8")
+    print(markdown(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""``candor segment --uncertainty --saliency --target --mc-samples``: maps on the input geometry, report sections."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from engine.cli import main
+from engine.io import write_image
+from engine.volume import Geometry, Volume
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    from tests.engine.trust.tiny import save_tiny_model
+
+    return str(save_tiny_model(tmp_path_factory.mktemp("cli_model")))
+
+
+def _scan(tmp_path, modality_ct=False):
+    rng = np.random.default_rng(0)
+    arr = rng.normal(120, 30, (18, 20, 22)).astype(np.float32)
+    if modality_ct:
+        arr = arr * 5 - 1000
+    g = Geometry((22, 20, 18), (1.8, 1.6, 2.2), (10.0, -5.0, 3.0), (0, 0, 1, 1, 0, 0, 0, 1, 0))
+    path = tmp_path / "scan.nii.gz"
+    write_image(Volume(arr, g, "MR"), path)
+    return path, g
+
+
+def test_segment_writes_uncertainty_and_saliency_on_the_input_geometry(tmp_path, tiny_folder, capsys):
+    scan, g = _scan(tmp_path)
+    out, unc, sal, rep = (tmp_path / n for n in ("mask.nii.gz", "unc.nii.gz", "sal.nii.gz", "report.json"))
+    code = main(["segment", str(scan), "--model", tiny_folder, "--out", str(out), "--uncertainty", str(unc),
+                 "--saliency", str(sal), "--target", "Beta", "--mc-samples", "3", "--faithfulness",
+                 "--report", str(rep), "--device", "cpu"])
+    assert code == 0
+    report = json.loads(rep.read_text())
+    assert set(report["ood"]) >= {"flag", "scores", "thresholds", "reasons"}
+    assert isinstance(report["ood"]["flag"], bool)
+    u = report["uncertainty"]
+    assert u["mc_samples"] == 3 and u["mean_epistemic"] >= 0 and u["mean_aleatoric"] >= 0
+    assert report["saliency"]["2"]["label"] == "Beta" and "faithfulness" in report["saliency"]["2"]
+    assert report["outputs"]["uncertainty_components"][:3] == ["total", "aleatoric", "epistemic"]
+    for path in (out, unc, sal):
+        img = sitk.ReadImage(str(path))
+        assert img.GetSize() == g.size
+        assert np.allclose(img.GetSpacing(), g.spacing, atol=1e-4) and np.allclose(img.GetOrigin(), g.origin, atol=1e-3)
+        assert np.allclose(img.GetDirection(), g.direction, atol=1e-5)
+    maps = sitk.GetArrayFromImage(sitk.ReadImage(str(unc)))
+    assert np.allclose(maps[..., 0], maps[..., 1] + maps[..., 2], atol=1e-4)   # total = aleatoric + epistemic
+    s = sitk.GetArrayFromImage(sitk.ReadImage(str(sal)))
+    assert s.min() >= 0 and s.max() <= 1
+
+
+def test_saliency_without_target_and_unknown_target_are_clear_errors(tmp_path, tiny_folder, capsys):
+    scan, _ = _scan(tmp_path)
+    args = ["segment", str(scan), "--model", tiny_folder, "--out", str(tmp_path / "m.nii.gz"), "--device", "cpu"]
+    assert main(args + ["--saliency", str(tmp_path / "s.nii.gz")]) == 2
+    assert "--target" in capsys.readouterr().err
+    assert main(args + ["--saliency", str(tmp_path / "s.nii.gz"), "--target", "Gamma"]) == 2
+    assert "Alpha" in capsys.readouterr().err
+
+
+def test_ct_values_given_to_the_mr_model_are_flagged_in_the_report(tmp_path, tiny_folder):
+    scan, _ = _scan(tmp_path, modality_ct=True)
+    rep = tmp_path / "r.json"
+    assert main(["segment", str(scan), "--model", tiny_folder, "--out", str(tmp_path / "m.nii.gz"),
+                 "--mc-samples", "1", "--report", str(rep), "--device", "cpu"]) == 0
+    ood = json.loads(rep.read_text())["ood"]
+    assert ood["flag"] and any("Hounsfield" in r for r in ood["reasons"])
