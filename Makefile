@@ -13,7 +13,7 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 export MPLCONFIGDIR   ?= $(CURDIR)/.cache/matplotlib
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install demo test test-fast test-slow test-installer bench train-default installer clean
+.PHONY: install demo test test-fast test-slow test-installer bench train-default calibrate-trust evaluate-trust installer clean
 
 install: $(STAMP)
 
@@ -41,6 +41,14 @@ bench: install
 
 train-default: install
 	$(PY) -m engine.training.train_default
+
+# Trust layer: temperature + OOD thresholds into the default model's manifest (run after training),
+# then the generated OOD suite (docs/MODELS.md, "Trust: calibration and OOD").
+calibrate-trust: install
+	$(PY) -m engine.training.calibrate_trust
+
+evaluate-trust: install
+	$(PY) -m engine.training.evaluate_trust --out .cache/trust_eval.json
 
 installer: install
 	$(PY) -m pip install -q $(PIP_ARGS) -e ".[installer]"

@@ -15,7 +15,8 @@ Everything wraps the network (hooks, dropout context managers) without changing 
 
 from engine.trust.ood import OODReport
 from engine.trust.ood_checks import Check
-from engine.trust.pipeline import MAP_NAMES, ModelGridResult, TrustOptions, TrustResult, analyze, model_grid_pass
+from engine.trust.pipeline import (MAP_NAMES, ModelGridResult, TrustOptions, TrustResult, analyze, check_input,
+                                   model_grid_pass)
 
 __all__ = ["MAP_NAMES", "Check", "ModelGridResult", "OODReport", "TrustOptions", "TrustResult", "analyze",
-           "model_grid_pass"]
+           "check_input", "model_grid_pass"]

@@ -188,6 +188,21 @@ def all_soft_scores(volume: Volume, grid_result: ModelGridResult, lower: float, 
     return scores, {"ml": fg_ml}
 
 
+def check_input(volume: Volume, model) -> OODReport:
+    """The OOD checks that need no network pass (hard checks, fingerprint, template, orientation).
+
+    A CT given to an MR model, rescaled intensities or a truncated field of view are flagged here,
+    before a single patch runs; :func:`analyze` repeats these checks and adds the output scores.
+    """
+    manifest = model.manifest
+    hard = input_checks(volume, manifest)
+    normalized, _grid, stats = preprocess(volume, manifest)
+    soft = input_soft_scores(volume, normalized, stats["lower"], manifest)
+    cal = dict(manifest.trust.get("ood") or {})
+    checks, combined, c_thr = soft_checks(soft, {}, cal, mode="input")
+    return OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.get("modes")))
+
+
 def analyze(volume: Volume, model, options: TrustOptions = TrustOptions(), *,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrustResult:
     """Segment ``volume`` with ``model`` (a ``LoadedModel``) and compute the trust maps and OOD report."""
