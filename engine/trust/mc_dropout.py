@@ -29,6 +29,11 @@ from engine.models.dropout import dropout_modules, mc_dropout
 from engine.trust.entropy import entropy_torch
 
 
+#: The measured choice (``bench/bench_trust.py``, docs/PERFORMANCE.md "Trust maps"): re-running only the
+#: last decoder stage's dropout and the head keeps T = 10 within 3× one pass; two stages do not.
+DEFAULT_TAIL_STAGES = 1
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How the stochastic predictions are drawn.

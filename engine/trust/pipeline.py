@@ -25,7 +25,7 @@ from engine.volume import Geometry, Volume
 from engine.trust.ensemble import choose_members, member_disagreement
 from engine.trust.entropy import decompose
 from engine.trust.gradcam import GradCamConfig, gradcam_patch_fn, gradcam_session, normalise_map
-from engine.trust.mc_dropout import SamplingConfig, sampling_patch_fn, seeded
+from engine.trust.mc_dropout import DEFAULT_TAIL_STAGES, SamplingConfig, sampling_patch_fn, seeded
 from engine.trust.ood import OODReport, mode_calibration, mode_key, soft_checks
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, input_checks
 from engine.trust.ood_template import match_template
@@ -91,6 +91,8 @@ def sampling_config(model, options: TrustOptions) -> SamplingConfig:
     trust = model.manifest.trust
     temperature = float(trust.get("temperature", 1.0)) if options.calibrated else 1.0
     tail = options.tail_stages if options.tail_stages is not None else (trust.get("mc") or {}).get("tail_stages")
+    if tail is None:
+        tail = DEFAULT_TAIL_STAGES
     return SamplingConfig(max(1, options.mc_samples), tail, temperature, options.seed)
 
 

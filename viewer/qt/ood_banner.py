@@ -37,6 +37,7 @@ class OODBanner(QFrame):
         self.dismiss_button.clicked.connect(self.dismiss)
         text = QVBoxLayout()
         text.setContentsMargins(0, 0, 0, 0)
+        text.setSpacing(2)
         text.addWidget(self.title)
         text.addWidget(self.details)
         row = QHBoxLayout(self)
@@ -58,8 +59,7 @@ class OODBanner(QFrame):
                            " QPushButton { color: black; }")
         self.title.setText(f"⚠ This scan may be outside what {model_name} was trained on — "
                            "review the AI result with extra care.")
-        items = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
-        self.details.setText(f"<ul style='margin: 0px'>{items}</ul>")
+        self.details.setText("<br>".join(f"• {html.escape(r)}" for r in self.reasons))
         self.show()
         self.raise_()
 
