@@ -46,6 +46,8 @@ class TrainConfig:
     warmup_steps: int = 20
     lr: float = 2e-3
     weight_decay: float = 1e-4
+    lesion_fraction: float = 0.4  # share of patches centred on a lesion voxel
+    class_weights: tuple[float, ...] | None = None  # Dice+CE class weights (None: equal)
     case_pool: int = 6
     refresh_every: int = 2
     val_cases: int = 6
@@ -107,7 +109,7 @@ def _batch(rng: np.random.Generator, pool: list, cfg: TrainConfig) -> tuple[torc
     images, labels = [], []
     for _ in range(cfg.batch_size):
         image, lab = pool[rng.integers(len(pool))]
-        x, y = sample_patch(rng, image, lab, cfg.patch_size)
+        x, y = sample_patch(rng, image, lab, cfg.patch_size, cfg.lesion_fraction)
         if rng.random() < 0.5:  # cheap extra augmentation: mirror along the left-right axis
             x, y = x[..., ::-1], y[..., ::-1]
         images.append(np.ascontiguousarray(x))
@@ -115,15 +117,19 @@ def _batch(rng: np.random.Generator, pool: list, cfg: TrainConfig) -> tuple[torc
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None].astype(np.int64))
 
 
-def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResUNet3D, dict], None] | None = None
-          ) -> TrainResult:
+def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResUNet3D, dict], None] | None = None,
+          init_state: dict[str, torch.Tensor] | None = None) -> TrainResult:
+    """Train one network; ``init_state`` starts from given weights instead of a seeded initialisation."""
     from monai.losses import DiceCELoss
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     net = ResUNet3D(1, cfg.num_classes, **{**cfg.architecture_params(), "channels": tuple(cfg.channels)})
+    if init_state is not None:
+        net.load_state_dict(init_state)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+    weight = torch.tensor(cfg.class_weights, dtype=torch.float32) if cfg.class_weights else None
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True, weight=weight)
     val = [make_case(VAL_SEED_BASE + cfg.seed * 1000 + i, template, cfg) for i in range(cfg.val_cases)]
     counter = 0
     pool = []

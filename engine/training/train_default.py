@@ -44,19 +44,21 @@ def _existing_members(out: Path, count: int, cfg: TrainConfig) -> list[ResUNet3D
     return nets
 
 
-def _checkpoint_writer(out: Path, member: int):
+def _checkpoint_writer(out: Path, member: int, stage: int):
     """Keep the best-so-far weights of a running member next to the package (partial-run safety)."""
     from engine.models.weights import write_safetensors
 
     def save(net: ResUNet3D, entry: dict) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        write_safetensors(net.state_dict(), out / f".checkpoint-member-{member}.safetensors",
+        write_safetensors(net.state_dict(), out / f".checkpoint-member-{member}-stage-{stage}.safetensors",
                           metadata={"step": str(entry["step"]), "score": f"{entry['score']:.4f}"})
 
     return save
 
 
-def run(out: Path, members: list[int], total: int, threads: int) -> None:
+def run(out: Path, members: list[int], total: int, threads: int,
+        resume: dict[tuple[int, int], Path] | None = None) -> None:
+    resume = resume or {}
     torch.set_num_threads(threads)
     template = load_template(dm.SPACING_MM)
     nets = _existing_members(out, total, DEFAULT_CONFIG)
@@ -64,14 +66,37 @@ def run(out: Path, members: list[int], total: int, threads: int) -> None:
     runs = dict((previous.training.get("members") or {}) if previous else {})
     validation = dict((previous.validation.get("training_validation") or {}) if previous else {})
     for k in members:
-        cfg = replace(DEFAULT_CONFIG, seed=dm.MEMBER_SEEDS[k - 1])
-        log.info("training member %d (seed %d)", k, cfg.seed)
-        result = train(cfg, template, on_checkpoint=_checkpoint_writer(out, k))
-        nets[k - 1] = result.network
-        runs[str(k)] = {"seed": cfg.seed, "steps": result.steps, "best_step": result.best_step,
-                        "seconds": round(result.seconds, 1), "threads": threads}
-        validation[str(k)] = result.history[-1] | {"best_step": result.best_step,
-                                                   "best_score": result.best_score}
+        parent = dm.INIT_FROM.get(k)
+        init = None
+        if parent is not None:
+            if nets[parent - 1] is None:
+                raise SystemExit(f"member {k} starts from member {parent}: train member {parent} first")
+            init = {n: t.clone() for n, t in nets[parent - 1].state_dict().items()}
+        stages = []
+        for stage, changes in enumerate(dm.MEMBER_PLANS.get(k, [{}])):
+            cfg = replace(DEFAULT_CONFIG, **{"seed": dm.MEMBER_SEEDS[k - 1] + 100 * stage, **changes})
+            if (k, stage + 1) in resume:  # an interrupted run's checkpoint of exactly this stage
+                init = read_state_dict(resume[(k, stage + 1)])
+                stages.append({"seed": cfg.seed, "changes": changes, "resumed_from_checkpoint": True})
+                log.info("member %d, stage %d: resumed from its checkpoint", k, stage + 1)
+                continue
+            log.info("training member %d, stage %d (seed %d)", k, stage + 1, cfg.seed)
+            result = train(cfg, template, on_checkpoint=_checkpoint_writer(out, k, stage + 1), init_state=init)
+            init = result.network.state_dict()
+            stages.append({"seed": cfg.seed, "changes": changes, "steps": result.steps,
+                           "best_step": result.best_step, "best_score": round(result.best_score, 4),
+                           "seconds": round(result.seconds, 1), "history": result.history})
+        net = ResUNet3D(1, DEFAULT_CONFIG.num_classes,
+                        **{**DEFAULT_CONFIG.architecture_params(), "channels": tuple(DEFAULT_CONFIG.channels)})
+        net.load_state_dict(init)
+        nets[k - 1] = net.eval()
+        runs[str(k)] = {"init_from_member": parent, "stages": stages, "threads": threads,
+                        "seconds": round(sum(st.get("seconds") or 0.0 for st in stages), 1)}
+        trained = [st for st in stages if "history" in st]
+        if trained:
+            last = trained[-1]
+            validation[str(k)] = {"best_step": last["best_step"], "best_score": last["best_score"],
+                                  "at_best": next(h for h in last["history"] if h["step"] == last["best_step"])}
         present = []
         for net in nets:  # members are numbered without gaps: save the leading run of trained ones
             if net is None:
@@ -80,8 +105,7 @@ def run(out: Path, members: list[int], total: int, threads: int) -> None:
         if len(present) < sum(n is not None for n in nets):
             log.warning("a member before a trained one is missing; only members 1..%d are saved", len(present))
         if not present:
-            log.info("member %d kept as %s only (member 1 is not in %s yet)", k,
-                     f".checkpoint-member-{k}.safetensors", out)
+            log.info("member %d kept as checkpoint files only (member 1 is not in %s yet)", k, out)
             continue
         fp = dm.fingerprint(template, DEFAULT_CONFIG)
         training = {"config": DEFAULT_CONFIG.to_dict(), "members": runs,
@@ -98,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=len(dm.MEMBER_SEEDS), help="ensemble size (default 3)")
     parser.add_argument("--member", type=int, action="append", help="train only this member (1-based); repeatable")
     parser.add_argument("--out", type=Path, default=None, help="package folder (default: the bundled one)")
+    parser.add_argument("--resume", action="append", default=[], metavar="K:S:FILE",
+                        help="use FILE (a checkpoint this script wrote) as the result of member K's stage S")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1 is fastest on a shared 2-core machine)")
     args = parser.parse_args(argv)
@@ -105,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or resource_path("models") / dm.NAME
     members = args.member or list(range(1, args.members + 1))
     t0 = time.perf_counter()
-    run(out, members, max(args.members, max(members)), args.threads)
+    resume = {}
+    for item in args.resume:
+        k, st, path = item.split(":", 2)
+        resume[(int(k), int(st))] = Path(path)
+    run(out, members, max(args.members, max(members)), args.threads, resume)
     log.info("done in %.1f min", (time.perf_counter() - t0) / 60)
     print(json.dumps({"package": str(out), "members": members}))
     return 0

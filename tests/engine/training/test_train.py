@@ -1,0 +1,53 @@
+import numpy as np
+import torch
+
+from engine.models import load_model
+from engine.models.manifest import Fingerprint
+from engine.models.package import save_model
+from engine.training import default_model as dm
+from engine.training.template import load_template
+from engine.training.train import TrainConfig, _lr_at, train
+
+
+def _tiny_config(**kw):
+    return TrainConfig(channels=(4, 8), norm_groups=2, dropout_stages=1, patch_size=(16, 16, 16), max_steps=4,
+                       val_every=2,
+                       val_cases=1, case_pool=1, refresh_every=100, patience=5, **kw)
+
+
+def test_tiny_training_run_is_seeded_and_keeps_the_best_state():
+    template = load_template(4.0)
+    saved = []
+    a = train(_tiny_config(), template, on_checkpoint=lambda net, entry: saved.append(entry["step"]))
+    b = train(_tiny_config(), template)
+    assert [h["step"] for h in a.history] == [2, 4] and a.steps == 4
+    assert saved and saved[0] == 2 and a.best_step in (2, 4)
+    assert a.best_score == max(h["score"] for h in a.history)
+    assert set(a.history[0]["dice"]) == {1, 2, 3}
+    for (k, va), vb in zip(a.network.state_dict().items(), b.network.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)  # same seed, same weights
+    assert not a.network.training
+
+
+def test_learning_rate_schedule_is_a_prefix_of_the_full_run():
+    cfg = TrainConfig()
+    short = TrainConfig(max_steps=300)
+    assert [_lr_at(s, cfg) for s in range(300)] == [_lr_at(s, short) for s in range(300)]
+    assert _lr_at(0, cfg) < _lr_at(cfg.warmup_steps, cfg)
+    assert _lr_at(cfg.schedule_steps, cfg) < 0.05 * cfg.lr
+
+
+def test_default_manifest_round_trip(tmp_path):
+    cfg = _tiny_config()
+    fp = dm.fingerprint(load_template(4.0), cfg, cases=2)
+    assert fp.intensity_normalized["p50"] > fp.intensity_normalized["p01"]
+    manifest = dm.build_manifest(cfg, 1, fp, {"members": {}}, {"dice": 0.5})
+    assert manifest.target_spacing == (2.0, 2.0, 2.0) and manifest.num_classes == 4
+    assert "Louis Collins" in manifest.license and manifest.labels.by_name("lesion").id == 3
+    torch.manual_seed(0)
+    from engine.models import build_network
+
+    save_model(tmp_path / "pkg", manifest, [build_network(manifest)])
+    loaded = load_model(tmp_path / "pkg")
+    assert loaded.manifest.fingerprint == fp and isinstance(loaded.manifest.fingerprint, Fingerprint)
+    assert np.isclose(loaded.manifest.validation["dice"], 0.5)
