@@ -256,24 +256,28 @@ class SliceView(QWidget):
 
     # Text -----------------------------------------------------------------------------------
     def _update_text(self) -> None:
+        """Header (slice number, position) and footer (window); Qt is touched only on change."""
         cursor, grid = self.model.cursor, self.model.grid
         if grid is None:
-            self.header.setText("")
-            self.footer.setText("")
+            header, footer, n, index = "", "", 1, 0
         else:
-            n = cursor.n_slices(self.view)
+            n, index = cursor.n_slices(self.view), cursor.slice_of(self.view)
             axis_name = "xyz"[2 - self.axis].upper()
-            self.header.setText(f"{cursor.slice_of(self.view) + 1} / {n}    "
-                                f"{axis_name} {cursor.slice_position_mm(self.view):+.1f} mm")
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, n - 1)
-            self.slider.setValue(cursor.slice_of(self.view))
-            self.slider.blockSignals(False)
+            header = (f"{index + 1} / {n}    "
+                      f"{axis_name} {cursor.slice_position_mm(self.view):+.1f} mm")
             w = self.model.window
             name = f"  {w.preset_name}" if w.preset_name else ""
-            self.footer.setText(f"W {w.width:.0f}  L {w.center:.0f}{name}")
-        self.footer.adjustSize()
-        self._place_labels()
+            footer = f"W {w.width:.0f}  L {w.center:.0f}{name}"
+        if header != self.header.text():
+            self.header.setText(header)
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, n - 1)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        if footer != self.footer.text():
+            self.footer.setText(footer)
+            self.footer.adjustSize()
+            self._place_labels()
 
     def _place_labels(self) -> None:
         w, h = self.canvas.width(), self.canvas.height()
