@@ -159,7 +159,9 @@ def _saliency(result: ModelGridResult, net, options: TrustOptions, temperature: 
 def preprocess(volume: Volume, manifest) -> tuple[np.ndarray, Geometry, dict]:
     arr, grid = to_model_spacing(volume, manifest.target_spacing)
     normalized, stats = normalize(arr, manifest.normalization)
-    return normalized, grid, {"lower": stats.lower, "upper": stats.upper}
+    floor = float(normalized.min()) if manifest.normalization.kind != "percentile_zscore" \
+        else (stats.lower - stats.mean) / stats.std       # the clip floor in normalised units
+    return normalized, grid, {"lower": floor, "upper": stats.upper}
 
 
 def input_soft_scores(volume: Volume, normalized: np.ndarray, lower: float, manifest) -> dict[str, tuple[str, float]]:
