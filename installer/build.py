@@ -21,6 +21,23 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def strip_libraries(app: Path) -> None:
+    """Strip symbol tables from the bundled shared libraries (a fifth of VTK's and torch's size).
+
+    PyInstaller's own ``strip`` option is off: stripping the OpenBLAS builds that numpy and SciPy
+    ship makes them unloadable ("ELF load command address/offset not page-aligned"), so those are
+    left as they are.
+    """
+    tool = shutil.which("strip")
+    if tool is None or platform.system() != "Linux":
+        return
+    for lib in (app / "_internal").rglob("*.so*"):
+        if lib.is_symlink() or not lib.is_file() or "openblas" in lib.name.lower() \
+                or lib.parent.name.endswith(".libs"):
+            continue
+        subprocess.run([tool, str(lib)], check=False, stderr=subprocess.DEVNULL)
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     from engine import __version__
@@ -31,6 +48,7 @@ def main() -> int:
            str(ROOT / "installer" / "candor.spec")]
     subprocess.run(cmd, check=True, cwd=ROOT)
     app = DIST / "Candor"
+    strip_libraries(app)
     system = {"Darwin": "macos", "Windows": "windows"}.get(platform.system(), platform.system().lower())
     base = DIST / f"Candor-{__version__}-{system}-{platform.machine().lower()}"
     fmt = "zip" if system == "windows" else "gztar"
