@@ -5,6 +5,7 @@
     --saliency SAL.nii.gz      Grad-CAM of ``--target`` (values 0–1), on the input geometry
     --target LABEL             label id or name to explain
     --mc-samples T             MC-Dropout samples (default 10; 1 = deterministic)
+    --roi MASK                 explain the label inside this region only (default: where it is predicted)
     --faithfulness             also run the deletion check of the saliency map
 
 :func:`segment_with_trust` returns the same :class:`engine.inference.SegmentationResult` the plain
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--target", metavar="LABEL", help="label id or name for --saliency")
     g.add_argument("--saliency-layer", metavar="LAYER", default=None,
                    help="network layer for Grad-CAM (default: the last decoder stage)")
+    g.add_argument("--roi", metavar="MASK", help="explain only this region: a mask file (non-zero voxels; any grid "
+                   "in the scan's patient space), e.g. a box drawn in the viewer and exported")
     g.add_argument("--faithfulness", action="store_true", help="run the deletion check of the saliency map")
     g.add_argument("--mc-samples", type=int, default=10, metavar="T",
                    help="MC-Dropout samples per member (default 10; 1 = no MC dropout)")
@@ -54,7 +57,12 @@ def options_from_args(args: argparse.Namespace, model) -> "TrustOptions":
     if args.saliency and target is None:
         raise InputError("--saliency needs --target LABEL (a label id or name)")
     members = len(model.networks) if args.members is None else args.members
-    return TrustOptions(mc_samples=args.mc_samples, use_ensemble=members > 1,
+    roi = None
+    if getattr(args, "roi", None):
+        from engine.io import load
+
+        roi = load(args.roi)
+    return TrustOptions(roi=roi, mc_samples=args.mc_samples, use_ensemble=members > 1,
                         saliency_labels=(target,) if args.saliency else (),
                         saliency_layer=args.saliency_layer, faithfulness=bool(args.faithfulness and args.saliency),
                         seed=args.seed, device=args.device)

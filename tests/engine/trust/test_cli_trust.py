@@ -56,6 +56,18 @@ def test_segment_writes_uncertainty_and_saliency_on_the_input_geometry(tmp_path,
     assert s.min() >= 0 and s.max() <= 1
 
 
+def test_saliency_of_a_region_of_interest(tmp_path, tiny_folder):
+    scan, g = _scan(tmp_path)
+    roi = np.zeros(g.shape, np.uint8)
+    roi[6:12, 6:12, 6:12] = 1
+    write_image(Volume(roi, g), tmp_path / "roi.nii.gz")
+    sal = tmp_path / "sal.nii.gz"
+    assert main(["segment", str(scan), "--model", tiny_folder, "--out", str(tmp_path / "m.nii.gz"), "--saliency",
+                 str(sal), "--target", "1", "--roi", str(tmp_path / "roi.nii.gz"), "--mc-samples", "1",
+                 "--device", "cpu"]) == 0
+    assert sitk.GetArrayFromImage(sitk.ReadImage(str(sal))).max() > 0
+
+
 def test_saliency_without_target_and_unknown_target_are_clear_errors(tmp_path, tiny_folder, capsys):
     scan, _ = _scan(tmp_path)
     args = ["segment", str(scan), "--model", tiny_folder, "--out", str(tmp_path / "m.nii.gz"), "--device", "cpu"]
