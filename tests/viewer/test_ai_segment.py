@@ -52,6 +52,7 @@ def _run(qtbot, window, trigger):
 
 
 def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, window):
+    window.ai.mc_samples = 2
     window.model.open_volume(_head("CT", ct=True))
     assert not window.ai.banner.isVisible()
     assert _run(qtbot, window, window.ai.action_segment.trigger) == "done"
@@ -72,6 +73,7 @@ def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, wind
 
 
 def test_segment_adds_labels_with_manifest_names_colours_and_ml(qtbot, window):
+    window.ai.mc_samples = 2
     vol = _head("MR")
     window.model.open_volume(vol)
     assert _run(qtbot, window, window.ai.action_segment.trigger) == "done"
@@ -92,10 +94,11 @@ def test_segment_adds_labels_with_manifest_names_colours_and_ml(qtbot, window):
 def test_uncertainty_layers_strips_and_most_uncertain_slice(qtbot, window):
     window.model.open_volume(_head("MR"))
     window.ai.mc_samples = 3
-    assert _run(qtbot, window, window.ai.action_uncertainty.trigger) == "done"
+    assert _run(qtbot, window, window.ai.action_ensemble.trigger) == "done"
     names = [layer.name for layer in window.model.layers]
-    for name in ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)"):
+    for name in ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)", "Ensemble disagreement"):
         assert name in names
+    assert window.model.layers.active_labels.trust_record["uncertainty"]["members"] == 2
     strip = window.ai.strips["axial"]
     assert strip.isVisible() and strip.values.size == window.model.grid.shape[0]
     window.model.focused = "axial"
@@ -114,7 +117,7 @@ def test_cancel_stops_the_job_and_adds_nothing(qtbot, window):
     window.model.open_volume(_head("MR", shape=(64, 64, 64), spacing=1.0))
     before = len(window.model.layers)
     with qtbot.waitSignal(window.ai.job_ended, timeout=WAIT_MS) as blocker:
-        window.ai.segment(10)
+        window.ai.segment()
         qtbot.mouseClick(window.ai.progress.cancel_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0] == "cancelled"
     assert len(window.model.layers) == before and not window.ai.progress.isVisible()

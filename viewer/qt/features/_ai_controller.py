@@ -93,11 +93,13 @@ class AIController(QObject):
     def busy(self) -> bool:
         return self.watcher is not None
 
-    def segment(self, mc_samples: int = 1, saliency_labels: tuple[int, ...] = ()) -> bool:
-        """Segment the shown image (``mc_samples`` > 1: MC-Dropout uncertainty). False if nothing to do."""
-        options = TrustOptions(mc_samples=max(1, mc_samples), use_ensemble=mc_samples <= 1,
-                               saliency_labels=tuple(saliency_labels))
-        title = "AI segmentation with uncertainty" if mc_samples > 1 else "AI segmentation"
+    def segment(self, mc_samples: int | None = None, ensemble: bool = False,
+                saliency_labels: tuple[int, ...] = ()) -> bool:
+        """Segment the shown image: MC-Dropout (``mc_samples``, default ``self.mc_samples``) on the primary
+        member, or on every ensemble member with ``ensemble``. False if nothing was started."""
+        samples = self.mc_samples if mc_samples is None else max(1, int(mc_samples))
+        options = TrustOptions(mc_samples=samples, use_ensemble=ensemble, saliency_labels=tuple(saliency_labels))
+        title = "AI segmentation (ensemble)" if ensemble else "AI segmentation"
         return self._submit(options, title, "segment")
 
     def explain(self, label_id: int) -> bool:

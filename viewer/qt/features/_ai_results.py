@@ -39,7 +39,7 @@ def add_result_layers(model, result, *, maps: bool = True) -> dict:
             name = (FLAG_PREFIX if result.ood.flag else "") + MAP_NAMES.get(key, key)
             heat = model.layers.add_heatmap(vol, name=name, colormap=MAP_COLORMAPS.get(key, "inferno"),
                                             value_range=(0.0, top), opacity=0.5)
-            heat.visible = key == "epistemic"
+            heat.visible = False          # the reader turns maps on; the slice strips show where to look
             heat.trust_record = record
             layers[key] = heat
     for label_id, vol in result.saliency.items():

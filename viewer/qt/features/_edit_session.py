@@ -32,6 +32,9 @@ def model_of(layer) -> ModelRef | str | None:
         return None
     md = layer.volume.metadata
     name, version = md.get("model_name") or md.get("model"), md.get("model_version") or md.get("version")
+    trust = md.get("trust")
+    if not name and isinstance(trust, dict):  # the AI menu's result record
+        name = trust.get("model")
     if isinstance(name, dict):  # {"name": ..., "version": ...} as in a segmentation report
         name, version = name.get("name"), name.get("version") or version
     if isinstance(name, str) and "@" in name and not version:

@@ -1,6 +1,8 @@
-"""The AI menu: Segment, Segment with Uncertainty, Explain Label (Grad-CAM), Most Uncertain Slice.
+"""The AI menu: Segment, Segment with Ensemble, Explain Label (Grad-CAM), Most Uncertain Slice.
 
-Segmentation runs as a job (progress bar and Cancel in the status bar); the result appears as a
+Segment runs the model with MC-Dropout (T = 10 by default; the trunk runs once per patch, so it
+costs little more than one pass) in the mode its OOD thresholds were calibrated for. Segmentation
+runs as a job (progress bar and Cancel in the status bar); the result appears as a
 label layer with the manifest's names and colours (volumes in mL in the layers panel), with the
 uncertainty maps and saliency as heatmap layers. An OOD warning shows as a banner across the
 views until dismissed, and flagged results carry a ⚠ in the layers panel.
@@ -21,9 +23,9 @@ def install(window) -> None:
     ai = AIController(window)
     window.ai = ai
     menu = window.menu("&AI")
-    ai.action_segment = _action(window, menu, "&Segment", lambda: ai.segment(1), "Ctrl+Shift+S")
-    ai.action_uncertainty = _action(window, menu, "Segment with &Uncertainty (MC Dropout)",
-                                    lambda: ai.segment(ai.mc_samples), "Ctrl+Shift+U")
+    ai.action_segment = _action(window, menu, "&Segment", lambda: ai.segment(), "Ctrl+Shift+S")
+    ai.action_ensemble = _action(window, menu, "Segment with &Ensemble (all members)",
+                                 lambda: ai.segment(ensemble=True), "Ctrl+Shift+E")
     ai.explain_menu = menu.addMenu("&Explain Label (Grad-CAM)")
     ai.explain_menu.aboutToShow.connect(lambda: _fill_explain(ai))
     _fill_explain(ai)
