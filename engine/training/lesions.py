@@ -34,7 +34,8 @@ def _centre(rng: np.random.Generator, gm: np.ndarray, wm: np.ndarray) -> np.ndar
 
 
 def insert_lesions(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray, gm: np.ndarray,
-                   wm: np.ndarray, spacing: float, count: int) -> list[dict]:
+                   wm: np.ndarray, spacing: float, count: int,
+                   radius_mm: tuple[float, float] = (2.5, 14.0)) -> list[dict]:
     """Paint ``count`` random lesions into ``image`` and ``labels`` in place; return their descriptions."""
     wm_level = white_matter_level(image, wm)
     out = []
@@ -45,7 +46,7 @@ def insert_lesions(rng: np.random.Generator, image: np.ndarray, labels: np.ndarr
         hyper = bool(rng.random() < 0.5)
         out.append(paint_lesion(
             rng, image, labels, gm, wm, centre, spacing,
-            radius_mm=float(np.exp(rng.uniform(np.log(2.5), np.log(14.0)))),
+            radius_mm=float(np.exp(rng.uniform(np.log(radius_mm[0]), np.log(radius_mm[1])))),
             contrast=rng.uniform(1.15, 1.6) if hyper else rng.uniform(0.25, 0.7),
             border_mm=rng.uniform(0.5, 2.5), wm_level=wm_level))
     return out

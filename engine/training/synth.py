@@ -39,6 +39,7 @@ class SynthConfig:
     elastic_grid: int = 6
     lesion_probability: float = 0.9
     max_lesions: int = 3
+    lesion_radius_mm: tuple[float, float] = (2.5, 14.0)  # mean radius, log-uniform
     lr_flip: bool = True
 
 
@@ -107,7 +108,8 @@ def generate_case(seed: int, template: Template, cfg: SynthConfig = SynthConfig(
     labels = np.argmax(np.stack([np.clip(1.0 - gm - wm, 0, 1), gm, wm]), axis=0).astype(np.uint8)
     lesions = []
     if rng.random() < cfg.lesion_probability:
-        lesions = insert_lesions(rng, t1, labels, gm, wm, geometry.spacing[0], rng.integers(1, cfg.max_lesions + 1))
+        lesions = insert_lesions(rng, t1, labels, gm, wm, geometry.spacing[0], rng.integers(1, cfg.max_lesions + 1),
+                                 cfg.lesion_radius_mm)
     image, aug = augment_intensity(rng, t1, gm, wm)
     return Case(image, labels, geometry, lesions, aug)
 

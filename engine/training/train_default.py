@@ -44,6 +44,13 @@ def _existing_members(out: Path, count: int, cfg: TrainConfig) -> list[ResUNet3D
     return nets
 
 
+def _describe(changes: dict) -> dict:
+    """JSON-ready copy of a stage's config changes (dataclasses become dicts)."""
+    from dataclasses import asdict, is_dataclass
+
+    return {k: asdict(v) if is_dataclass(v) else v for k, v in changes.items()}
+
+
 def _checkpoint_writer(out: Path, member: int, stage: int):
     """Keep the best-so-far weights of a running member next to the package (partial-run safety)."""
     from engine.models.weights import write_safetensors
@@ -77,13 +84,13 @@ def run(out: Path, members: list[int], total: int, threads: int,
             cfg = replace(DEFAULT_CONFIG, **{"seed": dm.MEMBER_SEEDS[k - 1] + 100 * stage, **changes})
             if (k, stage + 1) in resume:  # an interrupted run's checkpoint of exactly this stage
                 init = read_state_dict(resume[(k, stage + 1)])
-                stages.append({"seed": cfg.seed, "changes": changes, "resumed_from_checkpoint": True})
+                stages.append({"seed": cfg.seed, "changes": _describe(changes), "resumed_from_checkpoint": True})
                 log.info("member %d, stage %d: resumed from its checkpoint", k, stage + 1)
                 continue
             log.info("training member %d, stage %d (seed %d)", k, stage + 1, cfg.seed)
             result = train(cfg, template, on_checkpoint=_checkpoint_writer(out, k, stage + 1), init_state=init)
             init = result.network.state_dict()
-            stages.append({"seed": cfg.seed, "changes": changes, "steps": result.steps,
+            stages.append({"seed": cfg.seed, "changes": _describe(changes), "steps": result.steps,
                            "best_step": result.best_step, "best_score": round(result.best_score, 4),
                            "seconds": round(result.seconds, 1), "history": result.history})
         net = ResUNet3D(1, DEFAULT_CONFIG.num_classes,

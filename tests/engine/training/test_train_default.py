@@ -5,6 +5,7 @@ import torch
 from engine.models import load_model
 from engine.training import default_model as dm
 from engine.training import train_default as td
+from engine.training.synth import SynthConfig
 from engine.training.train import TrainConfig
 
 
@@ -13,7 +14,8 @@ def test_train_default_writes_an_ensemble_package_and_resumes(tmp_path, monkeypa
                        val_every=2, val_cases=1, case_pool=1, refresh_every=100)
     monkeypatch.setattr(td, "DEFAULT_CONFIG", tiny)
     monkeypatch.setattr(dm, "SPACING_MM", 4.0)
-    monkeypatch.setattr(dm, "MEMBER_PLANS", {1: [{}, {"lesion_fraction": 0.9, "class_weights": (1, 1, 1, 5)}],
+    lesion_focus = {"lesion_fraction": 0.9, "class_weights": (1, 1, 1, 5), "synth": SynthConfig(max_lesions=5)}
+    monkeypatch.setattr(dm, "MEMBER_PLANS", {1: [{}, lesion_focus],
                                              2: [{"max_steps": 2}]})
     real_fingerprint = dm.fingerprint
     monkeypatch.setattr(dm, "fingerprint", lambda template, cfg: real_fingerprint(template, cfg, cases=1))
@@ -23,6 +25,7 @@ def test_train_default_writes_an_ensemble_package_and_resumes(tmp_path, monkeypa
     assert model.manifest.members == ("weights.safetensors", "member-2.safetensors")
     members = model.manifest.training["members"]
     assert [st["seed"] for st in members["1"]["stages"]] == [1, 101]
+    assert members["1"]["stages"][1]["changes"]["synth"]["max_lesions"] == 5
     assert members["2"]["init_from_member"] == 1 and members["2"]["stages"][0]["seed"] == 2
     assert set(model.manifest.validation["training_validation"]) == {"1", "2"}
     assert (out / ".checkpoint-member-1-stage-2.safetensors").is_file()
