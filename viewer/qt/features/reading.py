@@ -33,6 +33,8 @@ def install(window) -> None:
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.layers_panel)
     window.opener = StudyOpener(window, model, window.messages)
     window.open_requested.connect(window.opener.open)
+    # Keys work at once after opening: the axial view takes the keyboard focus.
+    window.opener.opened.connect(lambda _v: window.viewer.views["axial"].canvas.setFocus())
     readout = CursorReadout(model)
     window.statusBar().addPermanentWidget(readout, 1)
     window.cursor_readout = readout
