@@ -35,7 +35,7 @@ def test_segment_writes_uncertainty_and_saliency_on_the_input_geometry(tmp_path,
     scan, g = _scan(tmp_path)
     out, unc, sal, rep = (tmp_path / n for n in ("mask.nii.gz", "unc.nii.gz", "sal.nii.gz", "report.json"))
     code = main(["segment", str(scan), "--model", tiny_folder, "--out", str(out), "--uncertainty", str(unc),
-                 "--saliency", str(sal), "--target", "Beta", "--mc-samples", "3", "--faithfulness",
+                 "--saliency", str(sal), "--target", "Beta", "--mc-samples", "3",
                  "--report", str(rep), "--device", "cpu"])
     assert code == 0
     report = json.loads(rep.read_text())
@@ -43,7 +43,7 @@ def test_segment_writes_uncertainty_and_saliency_on_the_input_geometry(tmp_path,
     assert isinstance(report["ood"]["flag"], bool)
     u = report["uncertainty"]
     assert u["mc_samples"] == 3 and u["mean_epistemic"] >= 0 and u["mean_aleatoric"] >= 0
-    assert report["saliency"]["2"]["label"] == "Beta" and "faithfulness" in report["saliency"]["2"]
+    assert report["saliency"]["2"]["label"] == "Beta" and report["saliency"]["2"]["layer"]
     assert report["outputs"]["uncertainty_components"][:3] == ["total", "aleatoric", "epistemic"]
     for path in (out, unc, sal):
         img = sitk.ReadImage(str(path))

@@ -32,10 +32,10 @@ def _textbook_gradcam(net, batch, label, layer_name):
     return F.interpolate(cam, size=batch.shape[2:], mode="trilinear", align_corners=False)
 
 
-@pytest.mark.parametrize("layer", ["decoder.1.block", "decoder.0.block", "encoder.2"])
+@pytest.mark.parametrize("layer", ["decoder.1.block", "encoder.2"])
 def test_leaf_hook_gradcam_equals_textbook(tiny_model, layer):
     net = tiny_model.network
-    batch = torch.randn(2, 1, 16, 16, 16)
+    batch = torch.randn(1, 1, 16, 16, 16)
     with torch.no_grad():
         label = int(net(batch).argmax(1).flatten().mode().values)
     expected = _textbook_gradcam(net, batch, label, layer)
