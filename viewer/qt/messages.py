@@ -28,8 +28,12 @@ class MessagesPanel(QDockWidget):
         self.list.addItem(item)
         self.list.scrollToBottom()
         if level != "info":
+            first = not self.isVisible()
             self.show()
             self.raise_()
+            window = self.parent()
+            if first and hasattr(window, "resizeDocks"):
+                window.resizeDocks([self], [120], Qt.Orientation.Vertical)
 
     def texts(self, level: str | None = None) -> list[str]:
         items = (self.list.item(i) for i in range(self.list.count()))

@@ -91,12 +91,12 @@ class SliceView(QWidget):
         bar.setStyleSheet("#slice_bar { background: #1d1f24; } QLabel { color: #d0d0d0; font-size: 11px; }")
         name = QLabel(self.view.capitalize(), bar)
         name.setStyleSheet(f"color: {VIEW_COLOR[self.view]}; font-weight: 700; font-size: 11px;")
-        name.setMinimumWidth(52)
+        name.setMinimumWidth(48)
         self.slider = QSlider(Qt.Orientation.Horizontal, bar)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.valueChanged.connect(self._slider_moved)
         self.header = QLabel(bar)
-        self.header.setMinimumWidth(150)
+        self.header.setMinimumWidth(120)
         self.header.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row = QHBoxLayout(bar)
         row.setContentsMargins(6, 1, 6, 1)
@@ -263,7 +263,7 @@ class SliceView(QWidget):
         else:
             n, index = cursor.n_slices(self.view), cursor.slice_of(self.view)
             axis_name = "xyz"[2 - self.axis].upper()
-            header = (f"{index + 1} / {n}    "
+            header = (f"{index + 1}/{n}  "
                       f"{axis_name} {cursor.slice_position_mm(self.view):+.1f} mm")
             w = self.model.window
             name = f"  {w.preset_name}" if w.preset_name else ""
@@ -286,7 +286,11 @@ class SliceView(QWidget):
         left.move(4, (h - left.height()) // 2)
         right.move(w - right.width() - 4, (h - right.height()) // 2)
         top.move((w - top.width()) // 2, 4)
-        bottom.move((w - bottom.width()) // 2, h - bottom.height() - 4)
+        x = (w - bottom.width()) // 2
+        y = h - bottom.height() - 4
+        if x < 6 + self.footer.width() + 6:          # narrow view: keep clear of the W/L text
+            y -= self.footer.height() + 2
+        bottom.move(x, y)
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
@@ -295,6 +299,7 @@ class SliceView(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self.slider.setVisible(self.width() >= 300)     # narrow views keep the text readable
         self._place_labels()
 
     # Actions --------------------------------------------------------------------------------
