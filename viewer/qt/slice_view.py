@@ -88,6 +88,7 @@ class SliceView(QWidget):
         """The bar above the view: name, slice slider, slice number and position (3D Slicer-like)."""
         bar = QWidget(self)
         bar.setObjectName("slice_bar")
+        bar.setFixedHeight(22)          # same height with or without the slider
         bar.setStyleSheet("#slice_bar { background: #1d1f24; } QLabel { color: #d0d0d0; font-size: 11px; }")
         name = QLabel(self.view.capitalize(), bar)
         name.setStyleSheet(f"color: {VIEW_COLOR[self.view]}; font-weight: 700; font-size: 11px;")
