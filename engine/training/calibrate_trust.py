@@ -74,9 +74,12 @@ def calibrate_temperature(model, cases, n_fit: int, rng) -> dict:
                             "region": "brain plus a 2-voxel rim, model grid"}}
 
 
-def case_scores(model, vol, options: TrustOptions) -> tuple[dict, dict]:
+def case_scores(model, vol, options: TrustOptions, keep: list | None = None) -> tuple[dict, dict]:
+    """Raw soft scores and the facts the reference-based checks need; ``keep`` receives the grid result."""
     normalized, grid, stats = preprocess(vol, model.manifest)
     g = model_grid_pass(normalized, grid, model, options)
+    if keep is not None:
+        keep.append(g)
     scores, extras = all_soft_scores(vol, g, stats["lower"], model.manifest)
     flat = {k: v for k, (_, v) in scores.items()}
     sample = raw_sample(vol)

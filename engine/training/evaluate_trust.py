@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.ndimage import binary_dilation, binary_erosion
 
-from engine.models import load_model
+from engine.models import load_manifest, load_model
 from engine.models.discovery import DEFAULT_MODEL
 from engine.trust.calibration import auroc, fpr_at_tpr
 from engine.trust.pipeline import TrustOptions, analyze
@@ -62,9 +62,16 @@ def concentration(maps: dict, labels: np.ndarray) -> dict:
 
 
 def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 1)) -> dict:
-    """Run the suite (``part = (k, n)``: only every n-th run, from the k-th, for parallel shards)."""
+    """Raw scores of the suite (``part = (k, n)``: every n-th run from the k-th, for parallel shards).
+
+    Rows keep raw scores and facts, so the calibrated decision can be recomputed at summary time
+    from any calibration (``decide``): evaluation and calibration can run side by side.
+    """
+    from engine.training.calibrate_trust import case_scores
+    from engine.trust.ood_checks import input_checks
+
     template = load_template(float(model.manifest.target_spacing[0]))
-    options = TrustOptions(mc_samples=10, use_ensemble=False, device="cpu")
+    options = TrustOptions(mc_samples=10, use_ensemble=False, tail_stages=1, device="cpu")
     rows, conc = [], []
     for n, (shift, i, vol, labels) in enumerate(suite(template, cases, OOD_SEED_BASE)):
         if shift != "in_distribution" and i >= shifted_cases:
@@ -72,30 +79,54 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
         if n % part[1] != part[0]:
             continue
         t0 = time.perf_counter()
-        r = analyze(vol, model, options)
-        report = r.ood.to_dict()
-        hard = any(c["fired"] and c["kind"] == "hard" for c in report["checks"])
-        combined = report["scores"].get("combined", float("nan"))
-        rows.append({"shift": shift, "case": i, "flag": report["flag"], "hard": hard,
-                     "decision": HARD_SCORE if hard else combined, "scores": report["scores"],
-                     "reasons": report["reasons"], "mean_epistemic_fg": r.uncertainty.get("mean_epistemic_foreground"),
+        keep: list = []
+        scores, facts = case_scores(model, vol, options, keep)
+        g = keep[0]
+        fg = g.probs.argmax(0) > 0
+        hard = [c.name for c in input_checks(vol, model.manifest) if c.fired]
+        rows.append({"shift": shift, "case": i, "scores": scores, "facts": facts, "hard_fired": hard,
+                     "mean_epistemic_fg": float(g.maps["epistemic"][fg].mean()) if fg.any() else None,
                      "seconds": round(time.perf_counter() - t0, 2)})
         if shift == "in_distribution":
-            conc.append(concentration(r.model_grid.maps, labels))
-        log.info("%s case %d: flag=%s (%.1f s)", shift, i, report["flag"], rows[-1]["seconds"])
+            conc.append(concentration(g.maps, labels))
+        log.info("%s case %d scored (%.1f s)", shift, i, rows[-1]["seconds"])
     return {"rows": rows, "concentration": conc}
 
 
-def summarise(results: dict) -> dict:
-    rows = results["rows"]
+def decide(row: dict, ood_cal: dict, mode: str = "1x10") -> dict:
+    """The calibrated decision for one evaluated row (same rules as ``engine.trust.ood``)."""
+    from engine.trust.ood import exceedance, mode_calibration
+    from engine.trust.ood_checks import FOV_FRACTION, fingerprint_distance
+
+    facts, scores = row["facts"], dict(row["scores"])
+    scores["fingerprint"] = fingerprint_distance(facts["percentiles"], ood_cal["fingerprint_percentiles"])
+    scores["brain_volume"] = abs(math.log(max(facts["foreground_ml"], 1e-3) / ood_cal["foreground_ml_median"]))
+    hard = list(row["hard_fired"])
+    lo, hi = ood_cal["intensity_upper_range"]
+    top = facts["upper"]
+    decades = max(math.log10(lo / top) if 0 < top < lo else 0.0, math.log10(top / hi) if top > hi else 0.0)
+    if top <= 0 or decades > ood_cal.get("scale_tolerance_decades", 1.0):
+        hard.append("intensity_scale")
+    if facts["fov_mm"] < FOV_FRACTION * ood_cal["fov_min_mm"]:
+        hard.append("field_of_view")
+    calib, c_thr, _ = mode_calibration(ood_cal, mode)
+    ratios = {n: exceedance(v, calib[n]) for n, v in scores.items() if n in calib and v is not None and math.isfinite(v)}
+    combined = max(ratios.values()) if ratios else float("nan")
+    fired = [n for n, r in ratios.items() if r > c_thr]
+    return {"scores": scores, "hard": hard, "combined": combined, "soft_fired": fired,
+            "decision": HARD_SCORE if hard else combined, "flag": bool(hard) or combined > c_thr}
+
+
+def summarise(results: dict, ood_cal: dict) -> dict:
+    rows = [dict(r, **decide(r, ood_cal)) for r in results["rows"]]
     ind = [r for r in rows if r["shift"] == "in_distribution"]
     ood = [r for r in rows if r["shift"] != "in_distribution"]
-    names = sorted({k for r in rows for k in r["scores"] if k != "combined"})
+    names = sorted({k for r in rows for k in r["scores"]})
     per_score = {}
     for n in names + ["decision"]:
         get = (lambda r: r["decision"]) if n == "decision" else (lambda r, n=n: r["scores"].get(n, float("nan")))
-        a = [get(r) for r in ind if math.isfinite(get(r))]
-        b = [get(r) for r in ood if math.isfinite(get(r))]
+        a = [get(r) for r in ind if get(r) is not None and math.isfinite(get(r))]
+        b = [get(r) for r in ood if get(r) is not None and math.isfinite(get(r))]
         if a and b:
             per_score[n] = {"auroc": auroc(a, b), "fpr_at_95tpr": fpr_at_tpr(a, b)}
     per_shift = {}
@@ -104,7 +135,7 @@ def summarise(results: dict) -> dict:
         per_shift[s] = {"cases": len(sel), "flagged": sum(r["flag"] for r in sel),
                         "auroc": auroc([r["decision"] for r in ind], [r["decision"] for r in sel]),
                         "mean_epistemic_fg": float(np.mean([r["mean_epistemic_fg"] or 0 for r in sel])) if sel else None,
-                        "example_reason": next((r["reasons"][0] for r in sel if r["reasons"]), "")}
+                        "fired": sorted({n for r in sel for n in r["hard"] + r["soft_fired"]})}
     conc = results["concentration"]
     agg = {}
     for key in ("total", "epistemic"):
@@ -148,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", default="0/1", help="k/n: run only shard k of n (merge with --merge)")
     parser.add_argument("--merge", type=Path, nargs="*", help="combine JSON files of shards and summarise")
     parser.add_argument("--out", type=Path, default=None, help="write all rows and the summary as JSON")
+    parser.add_argument("--calibration", type=Path, default=None,
+                        help="model package whose manifest.trust decides (default: the evaluated model)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -160,11 +193,21 @@ def main(argv: list[str] | None = None) -> int:
         k, n = (int(v) for v in args.part.split("/"))
         model = load_model(args.model or DEFAULT_MODEL, members=1)
         results = evaluate(model, args.cases, args.shifted_cases, (k, n))
-    summary = summarise(results)
+    cal_model = load_manifest(Path(args.calibration) / "manifest.json") if args.calibration else \
+        load_model(args.model or DEFAULT_MODEL, members=1).manifest
+    if not cal_model.trust.get("ood"):
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        print("no calibration yet: raw rows written; summarise later with --merge and --calibration")
+        return 0
+    summary = summarise(results, dict(cal_model.trust["ood"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"summary": summary, **results}, indent=1) + "\n", encoding="utf-8")
     print(markdown(summary))
+    for s_name, v in summary["per_shift"].items():
+        print(f"{s_name}: checks that fired: {', '.join(v['fired']) or 'none'}")
     return 0
 
 
