@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.viewer.conftest import lesion_mask, lesion_table, synthetic_ct
@@ -38,3 +39,29 @@ def test_3d_view_renders_volume_labels_and_refines(reading_window, qtbot, tmp_pa
     qtbot.waitUntil(lambda: not view3d.scene.interactive, timeout=3000)
     view3d.scene.save_png(str(tmp_path / "3d.png"))
     assert np.asarray(Image.open(tmp_path / "3d.png")).std() > 10
+
+
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
+def test_scene_renders_with_either_mapper(kind, monkeypatch):
+    """The Qt-free scene with the CPU ray caster and with the GPU one (forced; Mesa runs it)."""
+    from vtkmodules.vtkRenderingCore import vtkRenderWindow
+
+    from viewer.qt.view3d.scene import VolumeScene
+
+    monkeypatch.setenv("CANDOR_VOLUME_MAPPER", kind)
+    ct = synthetic_ct(shape=(20, 40, 36))
+    rw = vtkRenderWindow()
+    rw.SetSize(240, 200)
+    rw.SetOffScreenRendering(1)
+    rw.Render()
+    scene = VolumeScene(rw)
+    scene.set_volume(ct.array, (2.0, 0.8, 0.8), (0.0, 0.0, 0.0), "CT")
+    assert scene.mapper_kind == kind
+    scene.set_cursor((14.0, 16.0, 20.0))
+    scene.render()
+    frame = scene.image()
+    assert frame.shape == (200, 240, 3)
+    differs = np.abs(frame.astype(int) - frame[1, 1].astype(int)).sum(axis=2) > 40
+    assert differs.mean() > 0.05, f"{kind} frame is blank"
+    rw.Finalize()
+    del scene, rw          # drop the window (and its X connection) now
