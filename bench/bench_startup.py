@@ -4,7 +4,9 @@ Runs the real command (``python -m viewer.cli view``) with ``CANDOR_QUIT_AFTER_S
 quits as soon as the event loop has shown the window, so the time includes the interpreter,
 every import, the main window with all installed features, and interpreter exit. Peer: a bare
 ``python -c "import PySide6.QtWidgets"`` (the floor any Qt application pays).
-Also lists the heaviest imports (``-X importtime``) and checks VTK and torch are not imported.
+Also times the same start-up with only the reading features installed (slice views, layers,
+series browser; 3D on demand), each feature module's import, the heaviest imports
+(``-X importtime``), and whether VTK and torch were imported.
 
     QT_QPA_PLATFORM=offscreen python bench/bench_startup.py [--runs 5] [--json out.json]
 """
@@ -64,6 +66,22 @@ print(json.dumps({"qt_and_main_window_import_s": round(base, 3), "feature_import
 """
 
 
+READING_ONLY = """
+import sys
+from PySide6.QtCore import QTimer
+from viewer.qt.app import create_application
+from viewer.qt.main_window import MainWindow
+from viewer.qt.features import help_shortcuts, reading, screenshot, view_menu
+app = create_application()
+window = MainWindow(install_features=False)
+for feature in (reading, view_menu, screenshot, help_shortcuts):
+    feature.install(window)
+window.show()
+QTimer.singleShot(0, app.quit)
+sys.exit(app.exec())
+"""
+
+
 def feature_imports(env):
     """Import time of each feature module, in discovery order (first import pays shared deps)."""
     out = subprocess.run([sys.executable, "-c", FEATURE_PROBE], env=env, cwd=ROOT,
@@ -79,9 +97,11 @@ def main(argv=None) -> int:
     env = dict(os.environ, CANDOR_QUIT_AFTER_START="1")
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     view = [timed([sys.executable, "-m", "viewer.cli", "view"], env) for _ in range(args.runs)]
+    reading = [timed([sys.executable, "-c", READING_ONLY], env) for _ in range(args.runs)]
     bare = [timed([sys.executable, "-c", "import PySide6.QtWidgets"], env) for _ in range(args.runs)]
     result = {"candor_view_s": {"median": round(statistics.median(view), 2), "max": round(max(view), 2),
                                 "runs": args.runs},
+              "reading_features_only_s": round(statistics.median(reading), 2),
               "peer_bare_pyside6_import_s": round(statistics.median(bare), 2),
               "imports": heavy_imports(env), "features": feature_imports(env)}
     text = json.dumps(result, indent=1)
