@@ -97,8 +97,10 @@ class View3D(QWidget):
         reset.clicked.connect(self.reset_camera)
         row = QHBoxLayout(self.toolbar)
         row.setContentsMargins(6, 2, 6, 2)
+        self.busy = QLabel("")
+        self.busy.setStyleSheet("color: #e6c84a;")
         for w in (QLabel("3D"), self.preset_box, QLabel("Shift"), self.shift, QLabel("Opacity"),
-                  self.opacity, self.show_labels, self.show_planes, reset):
+                  self.opacity, self.show_labels, self.show_planes, reset, self.busy):
             row.addWidget(w)
 
     # Lifecycle ------------------------------------------------------------------------------
@@ -246,9 +248,18 @@ class View3D(QWidget):
         self.scene.render()
 
     def render_full(self) -> None:
-        if self._initialised and self.render_window is not None:
-            self.scene.set_interactive(False)
-            self.scene.render()
+        if not self._initialised or self.render_window is None:
+            return
+        first = self.scene.full is not None and not getattr(self.scene.full, "rendered", False)
+        if first:
+            # The first full-quality frame computes shading gradients (seconds on a CPU): say so.
+            self.busy.setText("preparing full quality…")
+            self.busy.repaint()
+        self.scene.set_interactive(False)
+        self.scene.render()
+        if first:
+            self.scene.full.rendered = True
+            self.busy.setText("")
 
     def reset_camera(self) -> None:
         self.scene.reset_camera()
