@@ -6,8 +6,8 @@ Peer: one deterministic sliding-window pass of the primary member (``predict_pro
 Measured (interleaved rounds, best of each): MC-Dropout T=10 with the stochastic tail at each
 placement (``tail_stages`` 1 … 2: trunk once per patch, tail T times), and Grad-CAM for one label.
 For each tail placement it also reports whether the epistemic map is informative: its mean over
-the predicted foreground on a clean held-out case and on shifted versions (strong noise, inverted
-contrast) of it. Naive MC (T full passes) costs T deterministic passes by construction; ``--naive``
+the predicted foreground on a clean held-out case and on a strongly noise-corrupted version
+of it. Naive MC (T full passes) costs T deterministic passes by construction; ``--naive``
 measures it too.
 """
 
@@ -63,8 +63,7 @@ def naive_mc(image, model, cfg):
 
 def epistemic_rise(model, vol, labels, tails) -> dict:
     rng = np.random.default_rng(1)
-    cases = {"clean": vol, "strong_noise": shift_volume("strong_noise", vol, labels, rng),
-             "inverted_contrast": shift_volume("inverted_contrast", vol, labels, rng)}
+    cases = {"clean": vol, "strong_noise": shift_volume("strong_noise", vol, labels, rng)}
     print("epistemic rise per tail placement…", flush=True)
     out = {}
     for tail in tails:
@@ -76,7 +75,6 @@ def epistemic_rise(model, vol, labels, tails) -> dict:
             fg = g.probs.argmax(0) > 0
             row[name] = float(g.maps["epistemic"][fg].mean()) if fg.any() else float(g.maps["epistemic"].mean())
         row["rise_noise"] = row["strong_noise"] / max(row["clean"], 1e-9)
-        row["rise_inverted"] = row["inverted_contrast"] / max(row["clean"], 1e-9)
         out[tail] = row
     return out
 
@@ -124,7 +122,7 @@ def main(argv=None) -> int:
         print(f"{k:<22}{v:>10.2f}{v / base:>8.2f}")
     for tail, row in result["epistemic_mean_foreground"].items():
         print(f"tail {tail}: epistemic clean {row['clean']:.4f}, noise {row['strong_noise']:.4f} "
-              f"(×{row['rise_noise']:.2f}), inverted {row['inverted_contrast']:.4f} (×{row['rise_inverted']:.2f})")
+              f"(×{row['rise_noise']:.2f})")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -115,6 +115,34 @@ def mode_thresholds(per_case: list[tuple[dict, dict]], refs: dict) -> dict:
             "combined_threshold": round(max(1.0, threshold_at_tpr(combined, TPR)), 6), "cases": len(per_case)}
 
 
+def score_cases(model, generated, members: list[int], tail_stages, part=(0, 1)) -> dict[str, list]:
+    """``{mode: [(scores, facts), …]}`` for the cases of shard ``part = (k, n)``."""
+    by_mode: dict[str, list] = {}
+    for m in members:
+        options = TrustOptions(mc_samples=MC_SAMPLES, use_ensemble=m > 1, tail_stages=tail_stages, device="cpu")
+        rows = by_mode.setdefault(mode_key(m, MC_SAMPLES), [])
+        for i, (vol, _labels) in enumerate(generated):
+            if i % part[1] == part[0]:
+                rows.append(case_scores(model, vol, options))
+                log.info("mode %s: case %d/%d scored", mode_key(m, MC_SAMPLES), i + 1, len(generated))
+    return by_mode
+
+
+def finish(folder: Path, temp: dict, by_mode: dict[str, list], tail_stages, seconds: float) -> dict:
+    """Thresholds from scored cases, written into ``folder``'s manifest (other fields kept)."""
+    from engine.models import load_manifest
+
+    first = next(iter(by_mode.values()))
+    refs = shared_references(first)
+    modes = {mode: mode_thresholds(rows, refs) for mode, rows in by_mode.items()}
+    trust = {**temp, "mc": {"samples": MC_SAMPLES, "tail_stages": tail_stages},
+             "ood": {"tpr": TPR, "cases": len(first), **refs, "modes": modes},
+             "calibrated_with": "engine/training/calibrate_trust.py", "calibration_seconds": round(seconds, 1)}
+    manifest = load_manifest(folder / "manifest.json").evolve(trust=trust)
+    save_manifest(manifest, folder / "manifest.json")
+    return trust
+
+
 def run(folder: Path, cases: int, temperature_cases: int, tail_stages: int | None) -> dict:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -127,22 +155,18 @@ def run(folder: Path, cases: int, temperature_cases: int, tail_stages: int | Non
              temp["calibration"]["ece_after"])
     model = _with_trust(model, {"temperature": temp["temperature"], "mc": {"tail_stages": tail_stages}})
     members = [1] + ([len(model.networks)] if len(model.networks) > 1 else [])
-    by_mode, refs = {}, None
-    for m in members:
-        options = TrustOptions(mc_samples=MC_SAMPLES, use_ensemble=m > 1, tail_stages=tail_stages, device="cpu")
-        per_case = []
-        for i, (vol, _labels) in enumerate(generated):
-            per_case.append(case_scores(model, vol, options))
-            log.info("mode %s: case %d/%d scored", mode_key(m, MC_SAMPLES), i + 1, cases)
-        refs = refs or shared_references(per_case)
-        by_mode[mode_key(m, MC_SAMPLES)] = mode_thresholds(per_case, refs)
-    trust = {**temp, "mc": {"samples": MC_SAMPLES, "tail_stages": tail_stages},
-             "ood": {"tpr": TPR, "cases": cases, **refs, "modes": by_mode},
-             "calibrated_with": "engine/training/calibrate_trust.py",
-             "calibration_seconds": round(time.perf_counter() - t0, 1)}
-    manifest = model.manifest.evolve(trust=trust)
-    save_manifest(manifest, folder / "manifest.json")
-    return trust
+    by_mode = score_cases(model, generated, members, tail_stages)
+    return finish(folder, temp, by_mode, tail_stages, time.perf_counter() - t0)
+
+
+def run_shard(folder: Path, cases: int, tail_stages, temperature: float, part: tuple[int, int], out: Path) -> None:
+    """Score one shard of the calibration cases with a given temperature (CPU-parallel calibration)."""
+    model = load_model(folder)
+    model = _with_trust(model, {"temperature": temperature, "mc": {"tail_stages": tail_stages}})
+    template = load_template(float(model.manifest.target_spacing[0]))
+    generated = [case_volume(CALIBRATION_SEED_BASE + i, template) for i in range(cases)]
+    members = [1] + ([len(model.networks)] if len(model.networks) > 1 else [])
+    out.write_text(json.dumps(score_cases(model, generated, members, tail_stages, part)), encoding="utf-8")
 
 
 def _with_trust(model, trust: dict):
@@ -159,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
                         "(as many others measure the ECE)")
     parser.add_argument("--tail-stages", type=int, default=1, help="MC-Dropout tail (see bench/bench_trust.py)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="with --part/--from-rows: the temperature already fitted (its ECE as JSON in --ece)")
+    parser.add_argument("--ece", default=None, help='e.g. \'{"ece_before": 0.04, "ece_after": 0.03}\'')
+    parser.add_argument("--part", default=None, help="k/n: score only shard k of the cases into --rows-out")
+    parser.add_argument("--rows-out", type=Path, default=None)
+    parser.add_argument("--from-rows", type=Path, nargs="*", help="finish from shard files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -167,7 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         from engine.models.discovery import find_model
 
         folder = find_model(DEFAULT_MODEL).path
-    trust = run(Path(folder), args.cases, args.temperature_cases, args.tail_stages)
+    if args.part:
+        k, n = (int(v) for v in args.part.split("/"))
+        run_shard(Path(folder), args.cases, args.tail_stages, args.temperature, (k, n), args.rows_out)
+        return 0
+    if args.from_rows:
+        by_mode: dict[str, list] = {}
+        for path in args.from_rows:
+            for mode, rows in json.loads(path.read_text(encoding="utf-8")).items():
+                by_mode.setdefault(mode, []).extend(rows)
+        temp = {"temperature": args.temperature, "calibration": json.loads(args.ece or "{}")}
+        trust = finish(Path(folder), temp, by_mode, args.tail_stages, 0.0)
+    else:
+        trust = run(Path(folder), args.cases, args.temperature_cases, args.tail_stages)
     print(json.dumps(trust, indent=2))
     return 0
 
