@@ -7,7 +7,8 @@ On in-distribution validation cases generated with seeds never used for training
 MC-Dropout with T samples):
 
 1. **temperature** — fitted on voxel logits of the first cases (brain plus a 2-voxel rim), and the
-   expected calibration error before/after measured on voxels of *other* cases;
+   expected calibration error before/after measured on voxels of *other* cases; a temperature that
+   does not lower that held-out ECE is not kept (T = 1 is stored, the fitted value recorded);
 2. **OOD thresholds** — every soft score's median and 95 %-TPR threshold, then the combined score's
    95 %-TPR threshold (see ``engine.trust.ood``); plus the references the hard checks use (raw
    intensity range, smallest field of view, intensity-fingerprint percentiles, typical segmented
@@ -66,8 +67,11 @@ def calibrate_temperature(model, cases, n_fit: int, rng) -> dict:
     x_held, y_held = np.concatenate([a for a, _ in held]), np.concatenate([b for _, b in held])
     t = fit_temperature(x_fit, y_fit)
     before, after = softmax_np(x_held, 1.0), softmax_np(x_held, t)
-    return {"temperature": round(t, 4),
-            "calibration": {"ece_before": round(ece(before, y_held), 5), "ece_after": round(ece(after, y_held), 5),
+    ece_before, ece_after = ece(before, y_held), ece(after, y_held)
+    kept = t if ece_after <= ece_before else 1.0   # only keep a temperature that helps on held-out cases
+    return {"temperature": round(kept, 4),
+            "calibration": {"fitted_temperature": round(t, 4), "kept": kept != 1.0 or t == 1.0,
+                            "ece_before": round(ece_before, 5), "ece_after": round(ece_after, 5),
                             "nll_before": round(nll(before, y_held), 5), "nll_after": round(nll(after, y_held), 5),
                             "fit_cases": len(fit), "eval_cases": len(held), "fit_voxels": int(y_fit.size),
                             "eval_voxels": int(y_held.size),
