@@ -24,14 +24,16 @@ MEMBER_SEEDS = (1, 2, 3)
 #: seed + 100 × stage) so it sees new cases.
 #: Member 1: stage 1 learns the tissues (300 steps of the 1000-step cosine schedule; lesions are
 #: too rare there to be learnt), stage 2 focuses on lesions: every case has 1–5 lesions of 4–16 mm
-#: radius, 70 % lesion-centred patches, lesion class weight 5, restarted 400-step cosine. Members 2 and 3 (the ensemble members the trust layer uses for disagreement) do not fit
+#: radius, 70 % lesion-centred patches, lesion class weight 20, restarted 300-step cosine.
+#: Members 2 and 3 (the ensemble members the trust layer uses for disagreement) do not fit
 #: the shared CPU's budget as independent runs: they start from member 1's weights and continue on
 #: their own seed's cases, patches and dropout masks (snapshot-style members; see docs/MODELS.md).
 _LESION_SYNTH = SynthConfig(lesion_probability=1.0, max_lesions=5, lesion_radius_mm=(4.0, 16.0))
-_LESION_FOCUS = {"max_steps": 400, "schedule_steps": 400, "warmup_steps": 10, "lr": 2e-3, "lesion_fraction": 0.7,
-                 "class_weights": (1.0, 1.0, 1.0, 5.0), "synth": _LESION_SYNTH}
-_SNAPSHOT = {"max_steps": 150, "schedule_steps": 150, "warmup_steps": 10, "lr": 5e-4, "val_every": 50,
-             "patience": 3, "lesion_fraction": 0.7, "class_weights": (1.0, 1.0, 1.0, 5.0), "synth": _LESION_SYNTH}
+_LESION_FOCUS = {"max_steps": 300, "schedule_steps": 300, "warmup_steps": 10, "lr": 2e-3, "lesion_fraction": 0.7,
+                 "class_weights": (1.0, 1.0, 1.0, 20.0), "synth": _LESION_SYNTH}
+_SNAPSHOT = {"max_steps": 100, "schedule_steps": 100, "warmup_steps": 10, "lr": 5e-4, "val_every": 50,
+             "patience": 3, "lesion_fraction": 0.7, "class_weights": (1.0, 1.0, 1.0, 20.0),
+             "synth": _LESION_SYNTH}
 MEMBER_PLANS: dict[int, list[dict]] = {
     1: [{"max_steps": 300}, dict(_LESION_FOCUS)],
     2: [dict(_SNAPSHOT)],
