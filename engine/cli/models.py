@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = msub.add_parser("list", help="list models with version and lineage")
     ls.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     ls.set_defaults(func=run_list)
+    use = msub.add_parser("use", help="make a version the active one (e.g. roll back a fine-tune)")
+    use.add_argument("model", metavar="NAME@VERSION")
+    use.set_defaults(func=run_use)
     show = msub.add_parser("show", help="print a model's manifest (JSON)")
     show.add_argument("model", metavar="NAME|DIR")
     show.set_defaults(func=run_show)
@@ -22,12 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from engine.models import list_models
+    from engine.models import find_model, list_models
     from engine.resources import user_subdir
 
     models = list_models()
+    active = {m.name: find_model(m.name).version for m in models}
     if args.json:
-        json.dump([m.to_dict() for m in models], sys.stdout, indent=2)
+        json.dump([{**m.to_dict(), "parent": m.parent_version, "active": active[m.name] == m.version}
+                   for m in models], sys.stdout, indent=2)
         print()
         return 0
     if not models:
@@ -37,7 +42,8 @@ def run_list(args: argparse.Namespace) -> int:
     for m in models:
         lineage = f"from {m.parent_version}" if m.parent_version else "original"
         members = f"{m.members} members" if m.members > 1 else "1 member"
-        print(f"{m.name:<{width}}  {m.version:<8}  {lineage:<14}  {m.source:<7}  {m.modality:<3}  {members}  {m.task}")
+        mark = "*" if active[m.name] == m.version else " "
+        print(f"{mark} {m.name:<{width}}  {m.version:<8}  {lineage:<14}  {m.source:<7}  {m.modality:<3}  {members}  {m.task}")
     return 0
 
 
@@ -50,4 +56,16 @@ def run_show(args: argparse.Namespace) -> int:
     folder = path if path.is_dir() else find_model(args.model).path
     json.dump(load_manifest(folder / "manifest.json").to_dict(), sys.stdout, indent=2)
     print()
+    return 0
+
+
+def run_use(args: argparse.Namespace) -> int:
+    from engine.corrections.versions import set_active
+    from engine.errors import InputError
+
+    name, sep, version = args.model.partition("@")
+    if not sep or not name or not version:
+        raise InputError(f"give the model as NAME@VERSION, got {args.model!r}")
+    set_active(name, version)
+    print(f"{name}@{version} is now the active version of {name}", file=sys.stderr)
     return 0

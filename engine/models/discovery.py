@@ -67,8 +67,15 @@ def _version_key(version: str) -> tuple:
 
 
 def find_model(spec: str) -> ModelInfo:
-    """``NAME`` (latest version; a user package wins a tie) or ``NAME@VERSION``."""
+    """``NAME`` (the active version set by ``candor models use`` or fine-tuning, else the latest;
+    a user package wins a tie) or ``NAME@VERSION``."""
     name, _, version = spec.partition("@")
+    if not version:
+        from engine.corrections.versions import active_version  # lazy: the registry of active versions
+
+        active = active_version(name)
+        if active and any(m.name == name and m.version == active for m in list_models()):
+            version = active
     matches = [m for m in list_models() if m.name == name and (not version or m.version == version)]
     if not matches:
         known = sorted({m.name for m in list_models()})

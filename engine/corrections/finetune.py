@@ -1,0 +1,142 @@
+"""Fine-tune the active model version on queued corrections, with safeguards.
+
+1. Start from the active version of the model (transfer learning), every ensemble member.
+2. Split the corrections by study into training and validation; train with AdamW, the base
+   training's augmentation family and early stopping on the validation split.
+3. Evaluate before and after on the validation split and on the model's frozen regression set.
+4. Refuse the new version if it does not improve the validation split or if Dice on the
+   regression set drops by more than the tolerance; otherwise write it as a new package (``parent``
+   = the version it came from, the corrections used, the metrics), make it active, and mark the
+   corrections as used. The previous version stays installed: ``candor models use`` switches back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from engine.corrections.finetune_data import (REGRESSION_DIR, load_regression_set, prepare,
+                                              split_items)
+from engine.corrections.finetune_train import FinetuneConfig, evaluate, train_member
+from engine.corrections.queue import CorrectionQueue
+from engine.corrections.versions import next_version, set_active
+from engine.errors import InputError
+from engine.jobs import report, sub_progress
+
+log = logging.getLogger(__name__)
+
+
+def _load_pairs(queue: CorrectionQueue, items: list, manifest, cancel) -> list:
+    pairs = []
+    for item in items:
+        report(None, cancel, 0.0)
+        c = queue.load(item.id)
+        pairs.append(prepare(item.id, c.image, c.corrected, manifest, ai=c.ai))
+    return pairs
+
+
+def _write_package(loaded, networks, manifest, version: str, training: dict, validation: dict) -> Path:
+    from engine.models.package import save_model
+    from engine.resources import user_subdir
+
+    new_manifest = manifest.evolve(version=version, parent_version=manifest.version,
+                                   training=training, validation=validation)
+    root = user_subdir("models")
+    final = root / f"{manifest.name}-{version}"
+    tmp = root / f".tmp-{manifest.name}-{version}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(tmp, new_manifest, networks)
+    if loaded.path is not None and (loaded.path / REGRESSION_DIR).is_dir():
+        shutil.copytree(loaded.path / REGRESSION_DIR, tmp / REGRESSION_DIR)  # same frozen set
+    os.replace(tmp, final)
+    return final
+
+
+def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, device: str = "cpu",
+             queue_root: Path | None = None, progress=None, cancel=None) -> dict:
+    """Fine-tune ``model`` (NAME or NAME@VERSION; default: the default model's active version)
+    on every queued correction; returns the report (``accepted``, ``reason``, metrics…)."""
+    from engine.inference.predict import resolve_device
+    from engine.models.discovery import DEFAULT_MODEL, find_model, list_models
+    from engine.models.package import load_model
+
+    cfg = config or FinetuneConfig()
+    start = time.perf_counter()
+    dev = resolve_device(device)
+    info = find_model(model or DEFAULT_MODEL)
+    loaded = load_model(info.path)
+    manifest = loaded.manifest
+    report(progress, cancel, 0.0, "reading the corrections")
+    with CorrectionQueue(queue_root) as queue:
+        items = [i for i in queue.items() if _fits(i, manifest)]
+        if not items:
+            raise InputError(f"no queued corrections for {manifest.name} (labels 0..{len(manifest.labels)})")
+        train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
+        train = _load_pairs(queue, train_items, manifest, cancel)
+        val = _load_pairs(queue, val_items, manifest, cancel)
+    regression = [prepare(n, image, labels, manifest)
+                  for n, image, labels in load_regression_set(loaded.path)]
+    report(progress, cancel, 0.05, "evaluating the current version")
+    nets = list(loaded.networks)
+    before = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
+              "regression": evaluate(nets, regression, manifest, dev, cancel)}
+    histories = []
+    for m, net in enumerate(nets):
+        span = sub_progress(progress, 0.1 + 0.8 * m / len(nets), 0.1 + 0.8 * (m + 1) / len(nets))
+        histories.append(train_member(net, train, val, manifest, cfg, dev, seed=cfg.seed + m,
+                                      progress=span, cancel=cancel))
+    report(progress, cancel, 0.9, "evaluating the fine-tuned version")
+    after = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
+             "regression": evaluate(nets, regression, manifest, dev, cancel)}
+    accepted, reason = _verdict(before, after, cfg.tolerance)
+    result = {
+        "model": manifest.name, "base_version": manifest.version, "accepted": accepted,
+        "reason": reason, "new_version": None, "device": str(dev),
+        "corrections": {"train": [i.id for i in train_items], "validation": [i.id for i in val_items]},
+        "metrics": {"validation_split": {"before": before["validation"], "after": after["validation"],
+                                         "note": None if val else "no separate validation split: "
+                                                                  "measured on the training corrections"},
+                    "regression_set": {"before": before["regression"], "after": after["regression"],
+                                       "tolerance": cfg.tolerance}},
+        "training": {"config": cfg.to_dict(), "members": histories},
+    }
+    if accepted:
+        version = next_version(manifest.version, {m.version for m in list_models() if m.name == manifest.name})
+        training = {"fine_tuned_from": manifest.version, "corrections": result["corrections"],
+                    "config": cfg.to_dict(), "base_training": dict(manifest.training)}
+        validation = {"before": before, "after": after, "base_validation": dict(manifest.validation)}
+        path = _write_package(loaded, nets, manifest, version, training, validation)
+        set_active(manifest.name, version)
+        with CorrectionQueue(queue_root) as queue:
+            queue.mark_used(result["corrections"]["train"], manifest.name, version, "train")
+            queue.mark_used(result["corrections"]["validation"], manifest.name, version, "val")
+        result.update(new_version=version, path=str(path))
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    if progress is not None:
+        progress(1.0, "done")
+    log.info("fine-tune of %s@%s: %s", manifest.name, manifest.version,
+             "accepted" if accepted else "refused")
+    return result
+
+
+def _fits(item, manifest) -> bool:
+    """Corrections whose labels the model has (other models' corrections are left alone)."""
+    ids = {int(l["id"]) for l in item.stats.get("labels", [])}
+    return ids <= {l.id for l in manifest.labels} and (
+        item.model is None or item.model.get("name") == manifest.name)
+
+
+def _verdict(before: dict, after: dict, tolerance: float) -> tuple[bool, str]:
+    v0, v1 = before["validation"]["dice_mean"], after["validation"]["dice_mean"]
+    r0, r1 = before["regression"]["dice_mean"], after["regression"]["dice_mean"]
+    if r0 is not None and r1 is not None and r0 - r1 > tolerance:
+        return False, (f"refused: Dice on the frozen regression set dropped from {r0:.3f} to {r1:.3f}, "
+                       f"more than the {tolerance:.3f} allowed")
+    if v1 is None or v0 is None or v1 <= v0:
+        return False, (f"refused: no improvement on the corrections' validation split "
+                       f"(Dice {v0:.3f} before, {v1:.3f} after)")
+    return True, (f"accepted: validation Dice {v0:.3f} → {v1:.3f}; regression set "
+                  f"{r0:.3f} → {r1:.3f} (within the {tolerance:.3f} tolerance)")

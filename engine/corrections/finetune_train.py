@@ -1,0 +1,140 @@
+"""The fine-tuning loop and its evaluation: AdamW, Dice + cross-entropy, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.corrections.finetune_data import Pair, augment_raw, normalize_with, sample_patch
+from engine.inference.predict import predict_probabilities, window_config
+from engine.jobs import report
+from engine.models.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning settings: a small learning rate (the weights are already good), weight decay,
+    early stopping after ``patience`` epochs without a better validation Dice."""
+
+    epochs: int = 10
+    steps_per_epoch: int = 20
+    batch_size: int = 2
+    lr: float = 1e-4  # about 1/20 of the base training rate: adapt, do not forget
+    weight_decay: float = 1e-4
+    anchor: float = 0.0  # L2-SP: pull towards the starting weights (keeps what the model knew)
+    patience: int = 4
+    augment_probability: float = 0.8
+    focus_fraction: float = 0.6
+    val_fraction: float = 0.25
+    tolerance: float = 0.02  # largest allowed drop of mean Dice on the regression set
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy plus (1 − soft Dice of the foreground classes), over the batch."""
+    ce = F.cross_entropy(logits, target)
+    probs = torch.softmax(logits, dim=1)
+    onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3).to(probs.dtype)
+    dims = (0, 2, 3, 4)
+    inter = (probs * onehot).sum(dims)
+    denom = probs.sum(dims) + onehot.sum(dims)
+    dice = (2 * inter + 1e-5) / (denom + 1e-5)
+    return ce + (1.0 - dice[1:].mean())
+
+
+def case_dice(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Dice per label present in the truth or the prediction."""
+    out = {}
+    for c in range(1, num_classes):
+        p, t = pred == c, truth == c
+        total = int(p.sum()) + int(t.sum())
+        if total:
+            out[c] = 2.0 * int(np.logical_and(p, t).sum()) / total
+    return out
+
+
+def evaluate(networks: list[nn.Module], pairs: list[Pair], manifest: Manifest, device,
+             cancel=None) -> dict:
+    """Mean Dice (over labels, then cases) of the ensemble on ``pairs``, with per-label means."""
+    if not pairs:
+        return {"cases": 0, "dice_mean": None, "per_label": {}}
+    cfg = window_config(manifest)
+    per_case, per_label = [], {}
+    for pair in pairs:
+        probs = predict_probabilities(pair.normalized(manifest.normalization), networks, cfg,
+                                      device=device, cancel=cancel)
+        scores = case_dice(np.argmax(probs, axis=0), pair.labels, manifest.num_classes)
+        for label, value in scores.items():
+            per_label.setdefault(manifest.labels.get(label).name, []).append(value)
+        per_case.append(float(np.mean(list(scores.values()))) if scores else 1.0)
+    return {"cases": len(pairs), "dice_mean": round(float(np.mean(per_case)), 5),
+            "per_label": {k: round(float(np.mean(v)), 5) for k, v in per_label.items()}}
+
+
+def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg: FinetuneConfig):
+    images, labels = [], []
+    for _ in range(cfg.batch_size):
+        pair = pairs[rng.integers(len(pairs))]
+        raw, lab = sample_patch(rng, pair, manifest.patch_size, cfg.focus_fraction)
+        if rng.random() < cfg.augment_probability:
+            raw = augment_raw(rng, raw, pair.stats.upper)
+        x = normalize_with(raw, pair.stats, manifest.normalization)
+        if rng.random() < 0.5:  # mirror left-right, as the base training does
+            x, lab = x[..., ::-1], lab[..., ::-1]
+        images.append(np.ascontiguousarray(x))
+        labels.append(np.ascontiguousarray(lab))
+    return (torch.from_numpy(np.stack(images)[:, None]),
+            torch.from_numpy(np.stack(labels).astype(np.int64)))
+
+
+def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: Manifest,
+                 cfg: FinetuneConfig, device, *, seed: int, progress=None, cancel=None) -> dict:
+    """Fine-tune ``net`` in place; it ends with its best validation weights. Returns the history."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start = [p.detach().clone() for p in net.parameters()]
+    monitor = val or train
+    best = evaluate([net], monitor, manifest, device, cancel)["dice_mean"]
+    best_state, best_epoch, stale = copy.deepcopy(net.state_dict()), 0, 0
+    history = [{"epoch": 0, "val_dice": best}]
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        losses = []
+        for step in range(cfg.steps_per_epoch):
+            report(progress, cancel, ((epoch - 1) + step / cfg.steps_per_epoch) / cfg.epochs,
+                   f"fine-tuning, epoch {epoch}/{cfg.epochs}")
+            x, y = _batch(rng, train, manifest, cfg)
+            loss = dice_ce_loss(net(x.to(device)), y.to(device))
+            if cfg.anchor > 0:
+                loss = loss + cfg.anchor * sum(((p - p0) ** 2).sum() for p, p0 in zip(net.parameters(), start))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+        net.eval()
+        score = evaluate([net], monitor, manifest, device, cancel)["dice_mean"]
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 5), "val_dice": score})
+        log.info("fine-tune epoch %d: loss %.4f, validation Dice %.4f", epoch, np.mean(losses), score)
+        if score > best + 1e-6:
+            best, best_state, best_epoch, stale = score, copy.deepcopy(net.state_dict()), epoch, 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                log.info("early stop after epoch %d (best epoch %d)", epoch, best_epoch)
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    return {"history": history, "best_epoch": best_epoch, "best_val_dice": best}
