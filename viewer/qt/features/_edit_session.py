@@ -74,7 +74,7 @@ class EditSession(QObject):
         opener = getattr(window, "opener", None)
         if opener is not None:
             opener.opened.connect(self._on_opened)
-        QTimer.singleShot(0, self.offer_recovery)
+        QTimer.singleShot(0, self, self.offer_recovery)  # not after the window is gone
 
     # Tracking edits -------------------------------------------------------------------------
     def _on_opened(self, volume) -> None:
