@@ -31,9 +31,8 @@ class SelfTestRunner:
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(0)
         self.watcher = submit_watched(self.window.jobs, run_selftest, name="self-test",
-                                      parent=self.window)
+                                      parent=self.window, on_finished=self._on_finished)
         self.watcher.progress.connect(self._on_progress)
-        self.watcher.finished.connect(self._on_finished)
         self.dialog.canceled.connect(self.watcher.job.cancel)
 
     def _on_progress(self, event) -> None:
