@@ -93,6 +93,21 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
     return {"rows": rows, "concentration": conc}
 
 
+def recheck_hard(results: dict, model_path, cases: int) -> None:
+    """Recompute the rows' hard input checks (cheap: no network) with the current rules."""
+    from engine.models import load_manifest
+    from engine.models.discovery import find_model
+    from engine.trust.ood_checks import input_checks
+
+    folder = Path(model_path) if model_path else find_model(DEFAULT_MODEL).path
+    manifest = load_manifest(folder / "manifest.json")
+    template = load_template(float(manifest.target_spacing[0]))
+    index = {(r["shift"], r["case"]): r for r in results["rows"]}
+    for shift, i, vol, _labels in suite(template, cases, OOD_SEED_BASE):
+        if (shift, i) in index:
+            index[(shift, i)]["hard_fired"] = [c.name for c in input_checks(vol, manifest) if c.fired]
+
+
 def decide(row: dict, ood_cal: dict, mode: str = "1x10") -> dict:
     """The calibrated decision for one evaluated row (same rules as ``engine.trust.ood``)."""
     from engine.trust.ood import exceedance, mode_calibration
@@ -179,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", default="0/1", help="k/n: run only shard k of n (merge with --merge)")
     parser.add_argument("--merge", type=Path, nargs="*", help="combine JSON files of shards and summarise")
     parser.add_argument("--out", type=Path, default=None, help="write all rows and the summary as JSON")
+    parser.add_argument("--recheck-hard", action="store_true", help="with --merge: recompute the hard input checks")
     parser.add_argument("--calibration", type=Path, default=None,
                         help="model package whose manifest.trust decides (default: the evaluated model)")
     parser.add_argument("--threads", type=int, default=2)
@@ -189,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = [json.loads(p.read_text(encoding="utf-8")) for p in args.merge]
         results = {"rows": [r for p in parts for r in p["rows"]],
                    "concentration": [c for p in parts for c in p["concentration"]]}
+        if args.recheck_hard:
+            recheck_hard(results, args.model, 1 + max(r["case"] for r in results["rows"]))
     else:
         k, n = (int(v) for v in args.part.split("/"))
         model = load_model(args.model or DEFAULT_MODEL, members=1)

@@ -86,12 +86,34 @@ def fpr_at_tpr(in_dist, shifted, tpr: float = 0.95) -> float:
 
 
 def score_calibration(in_dist_scores, tpr: float = 0.95) -> dict[str, float]:
-    """``{"median", "threshold"}`` of one OOD score from in-distribution validation scores."""
+    """``{"median", "sd", "threshold"}`` of one OOD score from in-distribution validation scores.
+
+    Validation sets are small (tens of cases), so the threshold is the ``tpr`` quantile of a normal
+    fitted to the scores (median + z·SD, SD = the larger of the sample SD and 1.4826·MAD), never
+    below the empirical quantile: a new in-distribution case is not flagged just for exceeding the
+    largest of a handful of validation values.
+    """
+    from statistics import NormalDist
+
     s = np.asarray(in_dist_scores, np.float64)
     s = s[np.isfinite(s)]
     median = float(np.median(s))
-    thr = threshold_at_tpr(s, tpr)
-    spread = float(np.percentile(s, 75) - np.percentile(s, 25))
-    if thr - median < 1e-6:       # degenerate (constant) scores: give the threshold a little room
-        thr = median + max(spread, 1e-3 * max(abs(median), 1.0))
-    return {"median": median, "threshold": thr}
+    sd = max(float(np.std(s, ddof=1)) if s.size > 1 else 0.0, 1.4826 * float(np.median(np.abs(s - median))))
+    sd = max(sd, 1e-3 * max(abs(median), 1e-3))
+    thr = max(median + NormalDist().inv_cdf(tpr) * sd, threshold_at_tpr(s, tpr))
+    return {"median": median, "sd": sd, "threshold": float(thr)}
+
+
+def combined_threshold(combined_scores, n_scores: int, tpr: float = 0.95) -> float:
+    """Threshold of the combined (max normalised exceedance) score.
+
+    Each score's exceedance is 1 at its own ``tpr`` quantile; the maximum of ``n_scores`` of them
+    keeps ``tpr`` overall when each is held to ``1 − (1 − tpr) / n_scores`` (Bonferroni), i.e. at
+    ``z_bonferroni / z_tpr`` on the exceedance scale — or at the empirical ``tpr`` quantile of the
+    combined validation scores, whichever is larger.
+    """
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    bonferroni = nd.inv_cdf(1.0 - (1.0 - tpr) / max(n_scores, 1)) / nd.inv_cdf(tpr)
+    return float(max(bonferroni, threshold_at_tpr(combined_scores, tpr), 1.0))

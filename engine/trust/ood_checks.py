@@ -77,14 +77,18 @@ def spacing_check(volume: Volume, manifest: Manifest) -> Check:
 
 
 def ct_like_check(volume: Volume, manifest: Manifest, sample: np.ndarray) -> Check:
-    """MR magnitude images are non-negative; a large share of strongly negative values means HU."""
+    """MR magnitude images are non-negative; CT has a plateau of air at −1000 Hounsfield units.
+
+    Fires when more than 10 % of the voxels lie in [−1100, −850] (air in HU): noise around zero,
+    a rescaled MR or a bias field never puts a tenth of the volume there.
+    """
     if manifest.modality.upper() != "MR":
         return Check("ct_like", "input", None, None, False)
-    frac = float(np.mean(sample < -200.0))
-    fired = frac > 0.05 and float(np.percentile(sample, 1)) < -500.0
-    return Check("ct_like", "input", frac, 0.05, fired,
-                 f"{frac:.0%} of the voxels hold strongly negative values such as CT Hounsfield units "
-                 "(air is −1000 HU); an MR image has none" if fired else "")
+    frac = float(np.mean((sample > -1100.0) & (sample < -850.0)))
+    fired = frac > 0.10
+    return Check("ct_like", "input", frac, 0.10, fired,
+                 f"{frac:.0%} of the voxels sit near −1000, the value of air in CT Hounsfield units; "
+                 "an MR image has no such values" if fired else "")
 
 
 def scale_check(sample: np.ndarray, ood_cal: dict, upper_pct: float) -> Check:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.trust.calibration import (auroc, ece, fit_temperature, fpr_at_tpr, score_calibration, softmax_np,
+from engine.trust.calibration import (auroc, combined_threshold, ece, fit_temperature, fpr_at_tpr, score_calibration, softmax_np,
                                       threshold_at_tpr)
 
 
@@ -40,3 +40,24 @@ def test_auroc_and_fpr():
 def test_score_calibration_gives_room_for_constant_scores():
     cal = score_calibration([0.0] * 20)
     assert cal["threshold"] > cal["median"]
+
+
+def test_small_validation_sets_get_a_fitted_95_percent_threshold():
+    rng = np.random.default_rng(0)
+    few = rng.normal(0, 1, 6)
+    assert score_calibration(few)["threshold"] >= few.max() - 1e-9     # never below the empirical quantile
+    from statistics import NormalDist
+
+    coverage = [NormalDist().cdf(score_calibration(rng.normal(0, 1, 30))["threshold"]) for _ in range(200)]
+    assert 0.9 < float(np.mean(coverage)) < 0.98     # on average the threshold accepts ~95 %
+
+
+def test_combined_threshold_keeps_95_percent_of_independent_scores():
+    rng = np.random.default_rng(1)
+    k = 8
+    from statistics import NormalDist
+
+    z95 = NormalDist().inv_cdf(0.95)
+    exceed = rng.normal(0, 1, (20000, k)).max(axis=1) / z95   # exceedance = 1 at each score's 95 % point
+    c = combined_threshold(exceed[:10], k)
+    assert 0.94 < np.mean(exceed <= c) < 0.99

@@ -23,8 +23,8 @@ def tiny_folder(tmp_path_factory):
 def _scan(tmp_path, modality_ct=False):
     rng = np.random.default_rng(0)
     arr = rng.normal(120, 30, (18, 20, 22)).astype(np.float32)
-    if modality_ct:
-        arr = arr * 5 - 1000
+    if modality_ct:   # a head-like CT: air at −1000 HU around 40 HU tissue
+        arr = np.where(arr > 135, 40.0, -1000.0) + rng.normal(0, 5, arr.shape).astype(np.float32)
     g = Geometry((22, 20, 18), (1.8, 1.6, 2.2), (10.0, -5.0, 3.0), (0, 0, 1, 1, 0, 0, 0, 1, 0))
     path = tmp_path / "scan.nii.gz"
     write_image(Volume(arr, g, "MR"), path)
