@@ -251,8 +251,10 @@ class SliceView(QWidget):
             for entry in self._items.values():
                 self._redraw_layer(entry)
         row_sp, col_sp = self.spacing
-        self.vline.setPos((zyx[self.col_axis] + 0.5) * col_sp)
-        self.hline.setPos((zyx[self.row_axis] + 0.5) * row_sp)
+        for line, value in ((self.vline, (zyx[self.col_axis] + 0.5) * col_sp),
+                            (self.hline, (zyx[self.row_axis] + 0.5) * row_sp)):
+            if line.value() != value:        # an unchanged line costs no repaint
+                line.setPos(value)
         self._update_text()
 
     # Text -----------------------------------------------------------------------------------
