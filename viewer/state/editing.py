@@ -159,7 +159,7 @@ class LayerEditing:
         self._sources: dict[int, Any] = {}  # corrected layer id → weakref to its AI layer
         self._editable: weakref.WeakSet = weakref.WeakSet()
         self._batch_depth = 0
-        self._dirty: dict[int, LabelsLayer] = {}
+        self._dirty: dict[int, tuple[LabelsLayer, slice]] = {}
         self.layers.events.removed.connect(self._forget)
 
     # Which layers are editable --------------------------------------------------------------
@@ -277,15 +277,16 @@ class LayerEditing:
             self.events.table.emit(layer)
             self.events.edited.emit(layer)
         elif self._batch_depth:
-            self._dirty[id(layer)] = layer
+            _, rows = self._dirty.get(id(layer), (layer, None))
+            self._dirty[id(layer)] = (layer, _union_rows(rows, bbox[0]))
         else:
-            layer.refresh()
+            layer.refresh(bbox)
             self.events.edited.emit(layer)
 
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, {}
-        for layer in dirty.values():
-            layer.refresh()
+        for layer, rows in dirty.values():
+            layer.refresh((rows,))
             self.events.edited.emit(layer)
 
     def _forget(self, _index: int, layer) -> None:
@@ -321,3 +322,8 @@ class _Batch:
         self.owner._batch_depth -= 1
         if self.owner._batch_depth == 0:
             self.owner._flush()
+
+
+def _union_rows(a: slice | None, b: slice) -> slice:
+    """The smallest slice (step 1) covering both ``a`` and ``b``."""
+    return b if a is None else slice(min(a.start, b.start), max(a.stop, b.stop))

@@ -105,11 +105,17 @@ class LabelsLayer(Layer):
         super().__init__(volume, name, opacity, visible)
         self.table = table if table is not None else LabelTable()
         self._hidden: set[int] = set()
-        self._counts: np.ndarray | None = None
-        self.events.data.connect(self._forget_counts)
+        self._counts = _LabelCounts(volume.array)
 
-    def _forget_counts(self) -> None:
-        self._counts = None
+    def refresh(self, region: tuple[slice, ...] | None = None) -> None:
+        """Tell the views that ``volume.array`` was changed in place.
+
+        ``region`` (slices of the array that bound the change, as editing tools know them) lets the
+        label volumes be recounted on the changed slices only: a brush dab on a 512×512×400 map
+        then costs a few slices, not a whole-volume count.
+        """
+        self._counts.invalidate(None if region is None else region[0])
+        super().refresh()
 
     @property
     def label_ids(self) -> list[int]:
@@ -134,9 +140,7 @@ class LabelsLayer(Layer):
         return self.table.get(label_id).color
 
     def _voxel_counts(self) -> np.ndarray:
-        if self._counts is None:
-            self._counts = _count_labels(self.volume.array)
-        return self._counts
+        return self._counts.totals()
 
     def volume_ml(self, label_id: int) -> float:
         counts = self._voxel_counts()
@@ -315,22 +319,61 @@ class LayerList:
         return resample_onto(volume, reference, labels=labels)
 
 
-def _count_labels(array: np.ndarray, chunk_voxels: int = 8_000_000) -> np.ndarray:
-    """Voxels per label id, counted in slabs so memory stays bounded for large label maps."""
-    counts = np.zeros(1, np.int64)
-    per_slice = max(1, int(np.prod(array.shape[1:])))
-    step = max(1, chunk_voxels // per_slice)
-    for start in range(0, array.shape[0], step):
-        slab = array[start:start + step].ravel()
-        if slab.dtype.kind != "u" and slab.dtype != np.bool_:
-            slab = np.clip(slab, 0, None)
-        c = np.bincount(slab.astype(np.intp))
-        if c.size > counts.size:
-            c[: counts.size] += counts
-            counts = c
-        else:
-            counts[: c.size] += c
-    return counts
+class _LabelCounts:
+    """Voxels per label id, kept per slice (array axis 0) so edits recount only what they touched.
+
+    Label maps with ids above ``max_per_slice_ids`` (rare: most have a handful) are counted whole.
+    """
+
+    max_per_slice_ids = 1024
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self._per_slice: np.ndarray | None = None   # (slices, ids) int64
+        self._totals: np.ndarray | None = None
+
+    def invalidate(self, rows: slice | None = None) -> None:
+        self._totals = None
+        if rows is None or self._per_slice is None:
+            self._per_slice = None
+            return
+        start, stop, _ = rows.indices(self.array.shape[0])
+        n = self._per_slice.shape[1]
+        for k in range(start, stop):
+            c = _bincount(self.array[k].ravel())
+            if c.size > n:  # a new, higher label id: recount everything on next use
+                self._per_slice = None
+                return
+            self._per_slice[k] = 0
+            self._per_slice[k, : c.size] = c
+
+    def totals(self) -> np.ndarray:
+        if self._totals is None:
+            if self._per_slice is None:
+                self._per_slice = self._count_all()
+            self._totals = self._per_slice.sum(axis=0) if self._per_slice.ndim == 2 else self._per_slice
+            if self._per_slice.ndim == 1:
+                self._per_slice = None
+        return self._totals
+
+    def _count_all(self) -> np.ndarray:
+        rows = [_bincount(self.array[k].ravel()) for k in range(self.array.shape[0])]
+        n = max((r.size for r in rows), default=1)
+        if n > self.max_per_slice_ids:
+            total = np.zeros(n, np.int64)
+            for r in rows:
+                total[: r.size] += r
+            return total  # 1-D: no per-slice bookkeeping for maps with many ids
+        out = np.zeros((len(rows), max(n, 256)), np.int64)
+        for k, r in enumerate(rows):
+            out[k, : r.size] = r
+        return out
+
+
+def _bincount(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind != "u" and values.dtype != np.bool_:
+        values = np.clip(values, 0, None)
+    return np.bincount(values.astype(np.intp, copy=False))
 
 
 def _default_name(volume: Volume, fallback: str) -> str:
