@@ -52,3 +52,21 @@ def test_open_path_records_recent_and_emits(qtbot, tmp_path):
     assert blocker.args == [str(folder.resolve())]
     assert window.recent.paths[0] == str(folder.resolve())
     assert [a.text() for a in window.recent_menu.actions()] == [str(folder.resolve())]
+
+
+def test_every_feature_module_loads_and_installs(qtbot):
+    """The window tolerates a broken feature at run time (it logs and opens without it), so this
+    test is what catches one: every module under viewer/qt/features must import and install."""
+    import pkgutil
+
+    import viewer.qt.features as features
+
+    create_application()
+    names = sorted(m.name for m in pkgutil.iter_modules(features.__path__) if not m.name.startswith("_"))
+    loaded = sorted(m.__name__.rsplit(".", 1)[1] for m in features.feature_modules())
+    assert loaded == names
+    window = MainWindow()
+    qtbot.addWidget(window)
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&Edit", "&View", "&AI", "&Help"]
+    assert window.action_selftest.text() == "Run &Self-Test…"
