@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--model", metavar="NAME", help="model to fine-tune (default: the default model)")
     p.add_argument("--epochs", type=int, default=10, metavar="N", help="at most N epochs (default 10)")
     p.add_argument("--steps-per-epoch", type=int, default=20, metavar="N", help="default 20")
+    p.add_argument("--patience", type=int, default=6, metavar="N",
+                   help="stop after N epochs without a better validation Dice (default 6)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     p.add_argument("--tolerance", type=float, default=0.02,
                    help="largest allowed drop of Dice on the regression set (default 0.02)")
@@ -35,13 +37,14 @@ def _run(args: argparse.Namespace) -> int:
     from engine.corrections.finetune_train import FinetuneConfig
     from engine.errors import InputError
 
-    if args.epochs < 1 or args.steps_per_epoch < 1:
-        raise InputError("--epochs and --steps-per-epoch must be at least 1")
+    if args.epochs < 1 or args.steps_per_epoch < 1 or args.patience < 1:
+        raise InputError("--epochs, --steps-per-epoch and --patience must be at least 1")
 
     def progress(fraction: float, stage: str = "") -> None:
         print(f"\r{fraction * 100:5.1f}%  {stage:<40}", end="", file=sys.stderr, flush=True)
 
     cfg = FinetuneConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, lr=args.lr,
+                         patience=args.patience,
                          anchor=args.anchor, tolerance=args.tolerance, seed=args.seed)
     result = finetune(args.model, cfg, device=args.device,
                       progress=progress if sys.stderr.isatty() else None)

@@ -2,7 +2,10 @@
 
 1. Start from the active version of the model (transfer learning), every ensemble member.
 2. Split the corrections by study into training and validation; train with AdamW, the base
-   training's augmentation family and early stopping on the validation split.
+   training's augmentation family and early stopping on the validation split. Against
+   catastrophic forgetting, every batch also replays cases of the base distribution (shipped
+   with the model, or made by its base training generator: ``finetune_rehearsal``), and epochs
+   that lose Dice on held-out rehearsal cases are not chosen. The frozen regression set is never trained or selected on.
 3. Evaluate before and after on the validation split and on the model's frozen regression set.
 4. Refuse the new version if it does not improve the validation split or if Dice on the
    regression set drops by more than the tolerance; otherwise write it as a new package (``parent``
@@ -18,8 +21,9 @@ import shutil
 import time
 from pathlib import Path
 
-from engine.corrections.finetune_data import (REGRESSION_DIR, load_regression_set, prepare,
-                                              split_items)
+from engine.corrections.finetune_data import (REGRESSION_DIR, REHEARSAL_DIR, load_regression_set,
+                                              prepare, split_items, split_rehearsal)
+from engine.corrections.finetune_rehearsal import rehearsal_pairs
 from engine.corrections.finetune_train import FinetuneConfig, evaluate, train_member
 from engine.corrections.queue import CorrectionQueue
 from engine.corrections.versions import next_version, set_active
@@ -49,8 +53,9 @@ def _write_package(loaded, networks, manifest, version: str, training: dict, val
     tmp = root / f".tmp-{manifest.name}-{version}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(tmp, new_manifest, networks)
-    if loaded.path is not None and (loaded.path / REGRESSION_DIR).is_dir():
-        shutil.copytree(loaded.path / REGRESSION_DIR, tmp / REGRESSION_DIR)  # same frozen set
+    for folder in (REGRESSION_DIR, REHEARSAL_DIR):  # the same frozen and rehearsal sets
+        if loaded.path is not None and (loaded.path / folder).is_dir():
+            shutil.copytree(loaded.path / folder, tmp / folder)
     os.replace(tmp, final)
     return final
 
@@ -79,6 +84,11 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
         val = _load_pairs(queue, val_items, manifest, cancel)
     regression = [prepare(n, image, labels, manifest)
                   for n, image, labels in load_regression_set(loaded.path)]
+    report(progress, cancel, 0.02, "preparing the rehearsal cases")
+    pairs, source = rehearsal_pairs(loaded, manifest, cfg.generated_rehearsal, seed=cfg.seed, cancel=cancel)
+    replay, check = split_rehearsal(pairs, cfg.rehearsal_check_fraction)
+    if not replay:
+        log.warning("no rehearsal cases for %s: fine-tuning on the corrections alone", manifest.name)
     report(progress, cancel, 0.05, "evaluating the current version")
     nets = list(loaded.networks)
     before = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
@@ -87,7 +97,7 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
     for m, net in enumerate(nets):
         span = sub_progress(progress, 0.1 + 0.8 * m / len(nets), 0.1 + 0.8 * (m + 1) / len(nets))
         histories.append(train_member(net, train, val, manifest, cfg, dev, seed=cfg.seed + m,
-                                      progress=span, cancel=cancel))
+                                      rehearsal=replay, check=check, progress=span, cancel=cancel))
     report(progress, cancel, 0.9, "evaluating the fine-tuned version")
     after = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
              "regression": evaluate(nets, regression, manifest, dev, cancel)}
@@ -101,11 +111,14 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
                                                                   "measured on the training corrections"},
                     "regression_set": {"before": before["regression"], "after": after["regression"],
                                        "tolerance": cfg.tolerance}},
+        "rehearsal": {"source": source, "replayed": [p.name for p in replay],
+                      "held_out": [p.name for p in check]},
         "training": {"config": cfg.to_dict(), "members": histories},
     }
     if accepted:
         version = next_version(manifest.version, {m.version for m in list_models() if m.name == manifest.name})
         training = {"fine_tuned_from": manifest.version, "corrections": result["corrections"],
+                    "rehearsal": result["rehearsal"],
                     "config": cfg.to_dict(), "base_training": dict(manifest.training)}
         validation = {"before": before, "after": after, "base_validation": dict(manifest.validation)}
         path = _write_package(loaded, nets, manifest, version, training, validation)

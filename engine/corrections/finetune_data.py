@@ -2,7 +2,12 @@
 augmentation of the same family as the base training (``engine.training.augment``).
 
 A model package may ship a frozen **regression set**: ``<package>/regression/<case>_image.nii.gz``
-with ``<case>_labels.nii.gz``, held-out cases that fine-tuning must not get worse on.
+with ``<case>_labels.nii.gz``, held-out cases that fine-tuning must not get worse on. It is only
+ever evaluated before and after (the gate), never trained or selected on.
+
+It may also ship a **rehearsal set** (``<package>/rehearsal/``, same layout): reference cases of the
+base training distribution, distinct from the regression set. Fine-tuning replays them in every
+batch (so the network keeps what it knew) and holds some out to choose the epoch.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import binary_dilation, gaussian_filter
 
 from engine.errors import InputError, ModelError
 from engine.inference.preprocess import IntensityStats, labels_to_model_grid, normalize, to_model_spacing
@@ -24,6 +29,7 @@ from engine.volume import Volume
 log = logging.getLogger(__name__)
 
 REGRESSION_DIR = "regression"
+REHEARSAL_DIR = "rehearsal"
 
 
 @dataclass
@@ -39,6 +45,12 @@ class Pair:
 
     def normalized(self, cfg: Normalization) -> np.ndarray:
         return normalize_with(self.raw, self.stats, cfg)
+
+    def edited(self, margin: int) -> np.ndarray:
+        """Where the person changed the AI's answer, grown by ``margin`` voxels (a bool volume)."""
+        mask = np.zeros(self.labels.shape, bool)
+        mask.flat[self.focus] = True
+        return binary_dilation(mask, iterations=margin) if margin > 0 and self.focus.size else mask
 
 
 def normalize_with(raw: np.ndarray, stats: IntensityStats, cfg: Normalization) -> np.ndarray:
@@ -78,34 +90,57 @@ def split_items(items: list, val_fraction: float, seed: int) -> tuple[list, list
     return train, val
 
 
-def load_regression_set(package: Path) -> list[tuple[str, Volume, Volume]]:
-    """The package's frozen regression cases ``(name, image, labels)``; refuses when there are none."""
+def _read_cases(folder: Path) -> list[tuple[str, Volume, Volume]]:
     import SimpleITK as sitk
 
-    folder = Path(package) / REGRESSION_DIR
     cases = []
     for image_path in sorted(folder.glob("*_image.nii.gz")) if folder.is_dir() else []:
         stem = image_path.name[: -len("_image.nii.gz")]
         label_path = folder / f"{stem}_labels.nii.gz"
         if not label_path.is_file():
-            raise ModelError(f"regression case {stem} has no labels file")
+            raise ModelError(f"{folder.name} case {stem} has no labels file")
         cases.append((stem, Volume.from_sitk(sitk.ReadImage(str(image_path))),
                       Volume.from_sitk(sitk.ReadImage(str(label_path)))))
+    return cases
+
+
+def load_regression_set(package: Path) -> list[tuple[str, Volume, Volume]]:
+    """The package's frozen regression cases ``(name, image, labels)``; refuses when there are none."""
+    cases = _read_cases(Path(package) / REGRESSION_DIR)
     if not cases:
         raise ModelError("this model ships no regression set (held-out cases in its 'regression' "
                          "folder); fine-tuning it is refused, since a worse version could not be caught")
     return cases
 
 
-def write_regression_set(package: Path, cases: list[tuple[str, Volume, Volume]]) -> None:
-    """Store held-out ``(name, image, labels)`` cases in a package (for whoever builds models)."""
+def load_rehearsal_set(package: Path | None) -> list[tuple[str, Volume, Volume]]:
+    """The package's rehearsal cases ``(name, image, labels)``; empty when it ships none."""
+    return [] if package is None else _read_cases(Path(package) / REHEARSAL_DIR)
+
+
+def _write_cases(folder: Path, cases: list[tuple[str, Volume, Volume]]) -> None:
     import SimpleITK as sitk
 
-    folder = Path(package) / REGRESSION_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for name, image, labels in cases:
         sitk.WriteImage(image.to_sitk(), str(folder / f"{name}_image.nii.gz"), useCompression=True)
         sitk.WriteImage(labels.to_sitk(), str(folder / f"{name}_labels.nii.gz"), useCompression=True)
+
+
+def write_regression_set(package: Path, cases: list[tuple[str, Volume, Volume]]) -> None:
+    """Store held-out ``(name, image, labels)`` cases in a package (for whoever builds models)."""
+    _write_cases(Path(package) / REGRESSION_DIR, cases)
+
+
+def write_rehearsal_set(package: Path, cases: list[tuple[str, Volume, Volume]]) -> None:
+    """Store reference cases of the base distribution for rehearsal (not the regression cases)."""
+    _write_cases(Path(package) / REHEARSAL_DIR, cases)
+
+
+def split_rehearsal(pairs: list[Pair], check_fraction: float) -> tuple[list[Pair], list[Pair]]:
+    """Rehearsal cases to replay and (the last ``check_fraction``) to check forgetting with."""
+    n_check = 0 if len(pairs) < 2 else max(1, int(round(check_fraction * len(pairs))))
+    return pairs[: len(pairs) - n_check], pairs[len(pairs) - n_check:]
 
 
 def augment_raw(rng: np.random.Generator, patch: np.ndarray, top: float) -> np.ndarray:
@@ -122,9 +157,10 @@ def augment_raw(rng: np.random.Generator, patch: np.ndarray, top: float) -> np.n
 
 
 def sample_patch(rng: np.random.Generator, pair: Pair, patch: tuple[int, int, int],
-                 focus_fraction: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    """A ``patch`` crop (raw image, labels): centred on a corrected voxel ``focus_fraction`` of the
-    time, else on foreground, else anywhere; padded where the case is smaller than the patch."""
+                 focus_fraction: float = 0.6, edited: np.ndarray | None = None):
+    """A ``patch`` crop (raw image, labels, edited mask): centred on a corrected voxel
+    ``focus_fraction`` of the time, else on foreground, else anywhere; padded where the case is
+    smaller than the patch. ``edited`` (a bool volume, e.g. :meth:`Pair.edited`) defaults to none."""
     shape = np.asarray(pair.labels.shape)
     if pair.focus.size and rng.random() < focus_fraction:
         centre = np.asarray(np.unravel_index(rng.choice(pair.focus), pair.labels.shape))
@@ -137,8 +173,9 @@ def sample_patch(rng: np.random.Generator, pair: Pair, patch: tuple[int, int, in
     start = np.clip(centre - np.asarray(patch) // 2, 0, np.maximum(shape - patch, 0))
     sl = tuple(slice(int(a), int(a) + p) for a, p in zip(start, patch))
     img, lab = pair.raw[sl], pair.labels[sl]
+    mask = edited[sl] if edited is not None else np.zeros(lab.shape, bool)
     pad = [(0, max(0, p - n)) for p, n in zip(patch, img.shape)]
     if any(p[1] for p in pad):
         img = np.pad(img, pad, constant_values=float(pair.raw.min()))
-        lab = np.pad(lab, pad)
-    return img, lab
+        lab, mask = np.pad(lab, pad), np.pad(mask, pad)
+    return img, lab, mask

@@ -30,10 +30,16 @@ class FinetuneConfig:
     lr: float = 1e-4  # about 1/20 of the base training rate: adapt, do not forget
     weight_decay: float = 1e-4
     anchor: float = 0.0  # L2-SP: pull towards the starting weights (keeps what the model knew)
-    patience: int = 4
+    patience: int = 6  # a corrected error often takes a few epochs to start moving
     augment_probability: float = 0.8
     focus_fraction: float = 0.6
     val_fraction: float = 0.25
+    edit_weight: float = 4.0  # cross-entropy weight of the voxels the person changed (+ margin)
+    edit_margin: int = 1  # voxels around the edits that count as edited
+    rehearsal_per_batch: int = 2  # base-distribution cases replayed in every batch (if shipped)
+    generated_rehearsal: int = 8  # cases made by the base generator when the package ships none
+    rehearsal_check_fraction: float = 0.34  # rehearsal cases held out to detect forgetting
+    forgetting_guard: float | None = None  # epochs losing more Dice on them are not chosen (None: tolerance)
     tolerance: float = 0.02  # largest allowed drop of mean Dice on the regression set
     seed: int = 0
 
@@ -41,9 +47,14 @@ class FinetuneConfig:
         return asdict(self)
 
 
-def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy plus (1 − soft Dice of the foreground classes), over the batch."""
-    ce = F.cross_entropy(logits, target)
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy (voxel-weighted by ``weight`` if given) plus (1 − soft Dice of the
+    foreground classes), over the batch."""
+    if weight is None:
+        ce = F.cross_entropy(logits, target)
+    else:
+        ce = (F.cross_entropy(logits, target, reduction="none") * weight).sum() / weight.sum()
     probs = torch.softmax(logits, dim=1)
     onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3).to(probs.dtype)
     dims = (0, 2, 3, 4)
@@ -82,42 +93,80 @@ def evaluate(networks: list[nn.Module], pairs: list[Pair], manifest: Manifest, d
             "per_label": {k: round(float(np.mean(v)), 5) for k, v in per_label.items()}}
 
 
-def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg: FinetuneConfig):
-    images, labels = [], []
-    for _ in range(cfg.batch_size):
-        pair = pairs[rng.integers(len(pairs))]
-        raw, lab = sample_patch(rng, pair, manifest.patch_size, cfg.focus_fraction)
+def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg: FinetuneConfig,
+           rehearsal: list[Pair] = ()):
+    """``batch_size`` correction patches plus ``rehearsal_per_batch`` replayed base cases."""
+    images, labels, weights = [], [], []
+    chosen = [pairs[rng.integers(len(pairs))] for _ in range(cfg.batch_size)]
+    if rehearsal:
+        chosen += [rehearsal[rng.integers(len(rehearsal))] for _ in range(cfg.rehearsal_per_batch)]
+    for pair in chosen:
+        raw, lab, edited = sample_patch(rng, pair, manifest.patch_size, cfg.focus_fraction,
+                                        pair.edited(cfg.edit_margin))
         if rng.random() < cfg.augment_probability:
             raw = augment_raw(rng, raw, pair.stats.upper)
         x = normalize_with(raw, pair.stats, manifest.normalization)
+        w = np.where(edited, cfg.edit_weight, 1.0).astype(np.float32)
         if rng.random() < 0.5:  # mirror left-right, as the base training does
-            x, lab = x[..., ::-1], lab[..., ::-1]
+            x, lab, w = x[..., ::-1], lab[..., ::-1], w[..., ::-1]
         images.append(np.ascontiguousarray(x))
         labels.append(np.ascontiguousarray(lab))
+        weights.append(np.ascontiguousarray(w))
     return (torch.from_numpy(np.stack(images)[:, None]),
-            torch.from_numpy(np.stack(labels).astype(np.int64)))
+            torch.from_numpy(np.stack(labels).astype(np.int64)), torch.from_numpy(np.stack(weights)))
+
+
+class _Selector:
+    """Chooses the epoch: best Dice on the corrections' validation split among epochs that lose
+    at most ``guard`` Dice on the held-out rehearsal cases (the starting weights always qualify)."""
+
+    def __init__(self, net, monitor, check, manifest, device, guard, cancel):
+        self.monitor, self.check, self.manifest, self.device = monitor, check, manifest, device
+        self.guard, self.cancel = guard, cancel
+        self.best, self.check0 = self._scores(net)
+        self.best_state, self.best_epoch = copy.deepcopy(net.state_dict()), 0
+        self.top = self.best  # best validation Dice of any epoch: early stopping watches it
+
+    def _scores(self, net) -> tuple[float, float | None]:
+        val = evaluate([net], self.monitor, self.manifest, self.device, self.cancel)["dice_mean"]
+        check = (evaluate([net], self.check, self.manifest, self.device, self.cancel)["dice_mean"]
+                 if self.check else None)
+        return val, check
+
+    def offer(self, net, epoch: int) -> dict:
+        """Score ``net`` after ``epoch``; keep its weights if they are the best so far."""
+        val, check = self._scores(net)
+        kept = check is None or self.check0 - check <= self.guard
+        if kept and val > self.best + 1e-6:
+            self.best, self.best_state, self.best_epoch = val, copy.deepcopy(net.state_dict()), epoch
+        improved = val > self.top + 1e-6
+        self.top = max(self.top, val)
+        return {"val_dice": val, "rehearsal_dice": check, "eligible": kept, "improved": improved}
 
 
 def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: Manifest,
-                 cfg: FinetuneConfig, device, *, seed: int, progress=None, cancel=None) -> dict:
-    """Fine-tune ``net`` in place; it ends with its best validation weights. Returns the history."""
+                 cfg: FinetuneConfig, device, *, seed: int, rehearsal: list[Pair] = (),
+                 check: list[Pair] = (), progress=None, cancel=None) -> dict:
+    """Fine-tune ``net`` in place, replaying ``rehearsal`` cases in every batch; it ends with the
+    weights :class:`_Selector` chose (``check``: held-out rehearsal cases). Returns the history."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = [p.detach().clone() for p in net.parameters()]
-    monitor = val or train
-    best = evaluate([net], monitor, manifest, device, cancel)["dice_mean"]
-    best_state, best_epoch, stale = copy.deepcopy(net.state_dict()), 0, 0
-    history = [{"epoch": 0, "val_dice": best}]
+    net.eval()
+    guard = cfg.tolerance if cfg.forgetting_guard is None else cfg.forgetting_guard
+    sel = _Selector(net, val or train, list(check), manifest, device, guard, cancel)
+    history = [{"epoch": 0, "val_dice": sel.best, "rehearsal_dice": sel.check0}]
+    stale = 0
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         losses = []
         for step in range(cfg.steps_per_epoch):
             report(progress, cancel, ((epoch - 1) + step / cfg.steps_per_epoch) / cfg.epochs,
                    f"fine-tuning, epoch {epoch}/{cfg.epochs}")
-            x, y = _batch(rng, train, manifest, cfg)
-            loss = dice_ce_loss(net(x.to(device)), y.to(device))
+            x, y, w = _batch(rng, train, manifest, cfg, rehearsal)
+            loss = dice_ce_loss(net(x.to(device)), y.to(device), w.to(device))
             if cfg.anchor > 0:
                 loss = loss + cfg.anchor * sum(((p - p0) ** 2).sum() for p, p0 in zip(net.parameters(), start))
             opt.zero_grad(set_to_none=True)
@@ -125,16 +174,14 @@ def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: M
             opt.step()
             losses.append(float(loss.item()))
         net.eval()
-        score = evaluate([net], monitor, manifest, device, cancel)["dice_mean"]
-        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 5), "val_dice": score})
-        log.info("fine-tune epoch %d: loss %.4f, validation Dice %.4f", epoch, np.mean(losses), score)
-        if score > best + 1e-6:
-            best, best_state, best_epoch, stale = score, copy.deepcopy(net.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                log.info("early stop after epoch %d (best epoch %d)", epoch, best_epoch)
-                break
-    net.load_state_dict(best_state)
+        scores = sel.offer(net, epoch)
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 5), **scores})
+        log.info("fine-tune epoch %d: loss %.4f, validation Dice %.4f, rehearsal Dice %s",
+                 epoch, np.mean(losses), scores["val_dice"], scores["rehearsal_dice"])
+        stale = 0 if scores["improved"] else stale + 1
+        if stale >= cfg.patience:
+            log.info("early stop after epoch %d (best epoch %d)", epoch, sel.best_epoch)
+            break
+    net.load_state_dict(sel.best_state)
     net.eval()
-    return {"history": history, "best_epoch": best_epoch, "best_val_dice": best}
+    return {"history": history, "best_epoch": sel.best_epoch, "best_val_dice": sel.best}

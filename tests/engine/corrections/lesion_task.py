@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from engine.corrections.finetune_data import Pair, prepare, write_regression_set
+from engine.corrections.finetune_data import Pair, prepare, write_regression_set, write_rehearsal_set
 from engine.corrections.finetune_train import FinetuneConfig, train_member
 from engine.labels import LabelInfo, LabelTable
 from engine.models.manifest import Architecture, InferenceSettings, Manifest, Normalization
@@ -72,4 +72,7 @@ def build_base_model(folder, seed: int = 0):
     save_model(folder, m, [net])
     write_regression_set(folder, [(f"r{i}", img, truth)
                                   for i, (img, truth, _) in enumerate(make_case(300 + i, 2, 0) for i in range(3))])
+    # reference cases of what the model does well, for rehearsal: other seeds than the regression set
+    write_rehearsal_set(folder, [(f"h{i:02d}", img, truth)
+                                 for i, (img, truth, _) in enumerate(make_case(400 + i, 2, 0) for i in range(12))])
     return m

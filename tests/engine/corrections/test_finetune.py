@@ -6,10 +6,10 @@ on held-out dark-lesion cases by at least 0.10; the new version has correct line
 ``candor models use`` rolls back. A run whose regression check fails is refused and changes
 nothing.
 
-Not yet met (see the report to the lead): on this task the fine-tuned network also grows the
-bright lesions by about a voxel, so the frozen regression set drops by ~0.1 Dice — more than the
-issue's 0.02. The default tolerance (0.02) refuses such a version; the accepted run here uses
-``--tolerance 0.25`` and the test records the measured drop.
+The accepted run uses the default tolerance: Dice on the frozen regression set (bright lesions
+only, which the base model already gets right) may drop by at most 0.02. Fine-tuning keeps it by
+replaying the package's rehearsal cases in every batch and never choosing an epoch that forgets
+on the held-out rehearsal cases; the regression set itself is only measured before and after.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+EPOCHS, LR = "16", "5e-4"
+
+
 def _dark_lesion_dice(model, seeds) -> float:
     scores = []
     for seed in seeds:
@@ -77,8 +80,9 @@ def _queue_corrections(tmp_path, base, capsys, n: int = 10) -> list[str]:
 
 
 def _models(capsys) -> list[dict]:
+    """The installed versions of the test model (shipped models are listed too; not counted)."""
     assert main(["models", "list", "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return [m for m in json.loads(capsys.readouterr().out) if m["name"] == task.NAME]
 
 
 def test_finetune_fixes_a_systematic_error_with_lineage_and_rollback(base_package, tmp_path, capsys,
@@ -100,14 +104,17 @@ def test_finetune_fixes_a_systematic_error_with_lineage_and_rollback(base_packag
         assert all(i.status == "queued" for i in q.items())
 
     report_path = tmp_path / "report.json"
-    code = main(["finetune", "--model", task.NAME, "--epochs", "12", "--steps-per-epoch", "10",
-                 "--lr", "3e-4", "--tolerance", "0.25", "--device", "cpu", "--report", str(report_path)])
+    code = main(["finetune", "--model", task.NAME, "--epochs", EPOCHS, "--steps-per-epoch", "10",
+                 "--lr", LR, "--device", "cpu", "--report", str(report_path)])
     report = json.loads(report_path.read_text())
     assert code == 0, report["reason"]
     assert report["accepted"] and report["new_version"] == "1.0.1"
     reg = report["metrics"]["regression_set"]
     drop = reg["before"]["dice_mean"] - reg["after"]["dice_mean"]
-    assert reg["before"]["cases"] == 3 and drop <= 0.25 and reg["tolerance"] == 0.25
+    assert reg["tolerance"] == 0.02  # the default
+    assert reg["before"]["cases"] == 3 and reg["before"]["dice_mean"] > 0.9 and drop <= 0.02, reg
+    assert report["rehearsal"]["replayed"] and report["rehearsal"]["held_out"]
+    assert not set(report["rehearsal"]["replayed"] + report["rehearsal"]["held_out"]) & {"r0", "r1", "r2"}
     val = report["metrics"]["validation_split"]
     assert val["after"]["dice_mean"] > val["before"]["dice_mean"]
     used = report["corrections"]["train"] + report["corrections"]["validation"]
@@ -123,7 +130,7 @@ def test_finetune_fixes_a_systematic_error_with_lineage_and_rollback(base_packag
     assert tuned.manifest.parent_version == "1.0.0"
     assert sorted(tuned.manifest.training["corrections"]["train"]) == sorted(report["corrections"]["train"])
     assert tuned.manifest.validation["after"]["regression"]["dice_mean"] == reg["after"]["dice_mean"]
-    assert (tuned.path / "regression").is_dir()
+    assert (tuned.path / "regression").is_dir() and (tuned.path / "rehearsal").is_dir()
     listed = {m["version"]: m for m in _models(capsys)}
     assert listed["1.0.1"]["parent"] == "1.0.0" and listed["1.0.1"]["active"]
     assert not listed["1.0.0"]["active"]
