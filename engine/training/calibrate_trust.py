@@ -34,7 +34,7 @@ from engine.inference.predict import window_config
 from engine.inference.sliding_window import sliding_window
 from engine.models import load_model, save_manifest
 from engine.models.discovery import DEFAULT_MODEL
-from engine.trust.calibration import ece, fit_temperature, nll, score_calibration, softmax_np, threshold_at_tpr
+from engine.trust.calibration import combined_threshold, ece, fit_temperature, nll, score_calibration, softmax_np
 from engine.trust.ood import exceedance, mode_key
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, raw_sample
 from engine.trust.pipeline import TrustOptions, all_soft_scores, model_grid_pass, preprocess
@@ -116,7 +116,7 @@ def mode_thresholds(per_case: list[tuple[dict, dict]], refs: dict) -> dict:
     cal = {n: score_calibration([s[n] for s, _ in per_case if s.get(n) is not None], TPR) for n in names}
     combined = [max(exceedance(s[n], cal[n]) for n in names if s.get(n) is not None) for s, _ in per_case]
     return {"scores": {n: {k: round(v, 6) for k, v in c.items()} for n, c in cal.items()},
-            "combined_threshold": round(max(1.0, threshold_at_tpr(combined, TPR)), 6), "cases": len(per_case)}
+            "combined_threshold": round(combined_threshold(combined, len(names), TPR), 6), "cases": len(per_case)}
 
 
 def score_cases(model, generated, members: list[int], tail_stages, part=(0, 1)) -> dict[str, list]:
