@@ -24,7 +24,10 @@ MEMBER_SEEDS = (1, 2, 3)
 #: seed + 100 × stage) so it sees new cases.
 #: Member 1: stage 1 learns the tissues (300 steps of the 1000-step cosine schedule; lesions are
 #: too rare there to be learnt), stage 2 focuses on lesions: every case has 1–5 lesions of 4–16 mm
-#: radius, 70 % lesion-centred patches, lesion class weight 20, restarted 300-step cosine.
+#: radius, 70 % lesion-centred patches, lesion class weight 20, restarted 300-step cosine; the
+#: lesion class was still not learnt, so stage 3 uses weighted cross-entropy only (lesion weight
+#: 50, 600-step cosine; early-stopped), which learns a rare class faster than soft Dice but
+#: over-predicts it; stage 4 rebalances (Dice + CE, lesion weight 10, low learning rate).
 #: Members 2 and 3 (the ensemble members the trust layer uses for disagreement) do not fit
 #: the shared CPU's budget as independent runs: they start from member 1's weights and continue on
 #: their own seed's cases, patches and dropout masks (snapshot-style members; see docs/MODELS.md).
@@ -32,10 +35,15 @@ _LESION_SYNTH = SynthConfig(lesion_probability=1.0, max_lesions=5, lesion_radius
 _LESION_FOCUS = {"max_steps": 300, "schedule_steps": 300, "warmup_steps": 10, "lr": 2e-3, "lesion_fraction": 0.7,
                  "class_weights": (1.0, 1.0, 1.0, 20.0), "synth": _LESION_SYNTH}
 _SNAPSHOT = {"max_steps": 100, "schedule_steps": 100, "warmup_steps": 10, "lr": 5e-4, "val_every": 50,
-             "patience": 3, "lesion_fraction": 0.7, "class_weights": (1.0, 1.0, 1.0, 20.0),
+             "patience": 3, "lesion_fraction": 0.7, "class_weights": (1.0, 1.0, 1.0, 50.0), "lambda_dice": 0.0,
              "synth": _LESION_SYNTH}
+_LESION_CE = {"max_steps": 600, "schedule_steps": 600, "warmup_steps": 10, "lr": 2e-3, "lesion_fraction": 0.7,
+               "class_weights": (1.0, 1.0, 1.0, 50.0), "lambda_dice": 0.0, "synth": _LESION_SYNTH}
+_BALANCE = {"max_steps": 150, "schedule_steps": 150, "warmup_steps": 5, "lr": 5e-4, "val_every": 50, "patience": 3,
+            "lesion_fraction": 0.5, "class_weights": (1.0, 1.0, 1.0, 10.0), "lambda_dice": 1.0,
+            "synth": _LESION_SYNTH}
 MEMBER_PLANS: dict[int, list[dict]] = {
-    1: [{"max_steps": 300}, dict(_LESION_FOCUS)],
+    1: [{"max_steps": 300}, dict(_LESION_FOCUS), dict(_LESION_CE), dict(_BALANCE)],
     2: [dict(_SNAPSHOT)],
     3: [dict(_SNAPSHOT)],
 }

@@ -48,6 +48,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lesion_fraction: float = 0.4  # share of patches centred on a lesion voxel
     class_weights: tuple[float, ...] | None = None  # Dice+CE class weights (None: equal)
+    lambda_dice: float = 1.0  # weight of the Dice term (cross-entropy has weight 1)
     case_pool: int = 6
     refresh_every: int = 2
     val_cases: int = 6
@@ -129,7 +130,7 @@ def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResU
         net.load_state_dict(init_state)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     weight = torch.tensor(cfg.class_weights, dtype=torch.float32) if cfg.class_weights else None
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True, weight=weight)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True, weight=weight, lambda_dice=cfg.lambda_dice)
     val = [make_case(VAL_SEED_BASE + cfg.seed * 1000 + i, template, cfg) for i in range(cfg.val_cases)]
     counter = 0
     pool = []
