@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=None,
                         help="with --part/--from-rows: the temperature already fitted (its ECE as JSON in --ece)")
     parser.add_argument("--ece", default=None, help='e.g. \'{"ece_before": 0.04, "ece_after": 0.03}\'')
+    parser.add_argument("--temperature-only", action="store_true", help="fit and print the temperature only")
     parser.add_argument("--part", default=None, help="k/n: score only shard k of the cases into --rows-out")
     parser.add_argument("--rows-out", type=Path, default=None)
     parser.add_argument("--from-rows", type=Path, nargs="*", help="finish from shard files")
@@ -201,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         from engine.models.discovery import find_model
 
         folder = find_model(DEFAULT_MODEL).path
+    if args.temperature_only:
+        model = load_model(Path(folder))
+        template = load_template(float(model.manifest.target_spacing[0]))
+        generated = [case_volume(CALIBRATION_SEED_BASE + 1000 + i, template) for i in range(2 * args.temperature_cases)]
+        print(json.dumps(calibrate_temperature(model, generated, args.temperature_cases, np.random.default_rng(0))))
+        return 0
     if args.part:
         k, n = (int(v) for v in args.part.split("/"))
         run_shard(Path(folder), args.cases, args.tail_stages, args.temperature, (k, n), args.rows_out)
