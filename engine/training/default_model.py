@@ -19,6 +19,7 @@ NAME = "candor-brain-t1"
 VERSION = "1.0.0"
 SPACING_MM = 2.0
 MEMBER_SEEDS = (1, 2, 3)
+SHIPPED_MEMBERS = 1  # members 2 and 3 came out weaker than member 1 (docs/MODELS.md), so they do not ship
 #: Training plan per member: a list of stages, each a set of changes to ``TrainConfig``; a stage
 #: after the first continues from the previous stage's best weights, with its own seed (member
 #: seed + 100 × stage) so it sees new cases.

@@ -2,8 +2,8 @@
 
     python -m engine.training.train_default [--members N] [--member K] [--out DIR]
 
-Trains ensemble member(s) with seeds 1, 2, 3 (member 1 is ``weights.safetensors``), on the CPU by
-default, and writes ``manifest.json`` plus weights to ``resources/models/candor-brain-t1``.
+Trains the shipped member(s) (``--members 3`` adds the snapshot-style members 2 and 3; member 1 is
+``weights.safetensors``), on the CPU by default, and writes ``manifest.json`` plus weights to ``resources/models/candor-brain-t1``.
 ``--member K`` trains only member K (1-based) into an existing package, so members can be trained
 one after another; the manifest lists the members present.
 """
@@ -126,7 +126,8 @@ def run(out: Path, members: list[int], total: int, threads: int,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=len(dm.MEMBER_SEEDS), help="ensemble size (default 3)")
+    parser.add_argument("--members", type=int, default=dm.SHIPPED_MEMBERS,
+                        help=f"ensemble size (default {dm.SHIPPED_MEMBERS}: what ships; up to {len(dm.MEMBER_SEEDS)})")
     parser.add_argument("--member", type=int, action="append", help="train only this member (1-based); repeatable")
     parser.add_argument("--out", type=Path, default=None, help="package folder (default: the bundled one)")
     parser.add_argument("--resume", action="append", default=[], metavar="K:S:FILE",
