@@ -7,17 +7,32 @@ Public API::
     net = model.network                          # ResUNet3D in eval mode; model.networks = ensemble
 """
 
-from engine.models.discovery import DEFAULT_MODEL, ModelInfo, find_model, list_models
-from engine.models.dropout import mc_dropout
-from engine.models.manifest import (Architecture, Fingerprint, InferenceSettings, Manifest, Normalization,
-                                    load_manifest, save_manifest)
-from engine.models.package import LoadedModel, load_model, save_model
-from engine.models.registry import ARCHITECTURES, build_network, register_architecture
-from engine.models.unet import ResUNet3D, TrunkFeatures
+import importlib as _importlib
 
-__all__ = [
-    "ARCHITECTURES", "DEFAULT_MODEL", "Architecture", "Fingerprint", "InferenceSettings", "LoadedModel",
-    "Manifest", "ModelInfo", "Normalization", "ResUNet3D", "TrunkFeatures", "build_network", "find_model",
-    "list_models", "load_manifest", "load_model", "mc_dropout", "register_architecture", "save_manifest",
-    "save_model",
-]
+# Names resolve lazily (PEP 562): reading manifests and listing models needs no torch, so the
+# viewer can fill its model menus at start-up without paying torch's ~1.5-4 s import.
+_WHERE = {
+    "DEFAULT_MODEL": "discovery", "ModelInfo": "discovery", "find_model": "discovery",
+    "list_models": "discovery",
+    "Architecture": "manifest", "Fingerprint": "manifest", "InferenceSettings": "manifest",
+    "Manifest": "manifest", "Normalization": "manifest", "load_manifest": "manifest",
+    "save_manifest": "manifest",
+    "mc_dropout": "dropout",
+    "LoadedModel": "package", "load_model": "package", "save_model": "package",
+    "ARCHITECTURES": "registry", "build_network": "registry", "register_architecture": "registry",
+    "ResUNet3D": "unet", "TrunkFeatures": "unet",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'engine.models' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"engine.models.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

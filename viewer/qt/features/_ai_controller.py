@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from engine.errors import CandorError
 from engine.jobs import JobState
-from engine.trust import TrustOptions, analyze
 from viewer.qt.features._ai_progress import JobProgress
 from viewer.qt.features._ai_results import add_result_layers, strip_map
 from viewer.qt.jobs_bridge import submit_watched
@@ -45,6 +44,8 @@ class ModelCache:
 
 def run_ai_job(volume, source: str, options: TrustOptions, cache: ModelCache, *, progress=None, cancel=None):
     """The job: load (or reuse) the model, then :func:`engine.trust.analyze`."""
+    from engine.trust import analyze  # torch loads here, on the worker, not at start-up
+
     model = cache.get(source)
     return analyze(volume, model, options, progress=progress, cancel=cancel)
 
@@ -97,6 +98,8 @@ class AIController(QObject):
                 saliency_labels: tuple[int, ...] = ()) -> bool:
         """Segment the shown image: MC-Dropout (``mc_samples``, default ``self.mc_samples``) on the primary
         member, or on every ensemble member with ``ensemble``. False if nothing was started."""
+        from engine.trust import TrustOptions
+
         samples = self.mc_samples if mc_samples is None else max(1, int(mc_samples))
         options = TrustOptions(mc_samples=samples, use_ensemble=ensemble, saliency_labels=tuple(saliency_labels))
         title = "AI segmentation (ensemble)" if ensemble else "AI segmentation"
@@ -104,6 +107,8 @@ class AIController(QObject):
 
     def explain(self, label_id: int) -> bool:
         """Grad-CAM saliency of one label on the shown image (adds only the saliency layer)."""
+        from engine.trust import TrustOptions
+
         options = TrustOptions(mc_samples=1, use_ensemble=False, saliency_labels=(int(label_id),))
         return self._submit(options, "Explaining the AI result (Grad-CAM)", "explain")
 
@@ -116,8 +121,8 @@ class AIController(QObject):
             self.window.statusBar().showMessage("An AI job is already running.", 5000)
             return False
         self.watcher = submit_watched(self.window.jobs, run_ai_job, image.volume, self.model_source, options,
-                                      self.cache, parent=self, name=title)
-        self.watcher.finished.connect(lambda job, p=purpose, img=image: self._finished(job, p, img))
+                                      self.cache, parent=self, name=title,
+                                      on_finished=lambda job, p=purpose, img=image: self._finished(job, p, img))
         self.progress.watch(self.watcher, title + "…")
         return True
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 
-from engine.trust import MAP_NAMES
-from engine.trust.entropy import max_entropy
 
 FLAG_PREFIX = "⚠ "
 MAP_COLORMAPS = {"total": "inferno", "aleatoric": "magma", "epistemic": "plasma", "disagreement": "viridis"}
@@ -23,10 +21,16 @@ def segmentation_name(result) -> str:
 
 def add_result_layers(model, result, *, maps: bool = True) -> dict:
     """Labels (names and colours from the manifest), uncertainty maps and saliency as layers."""
+    from engine.trust import MAP_NAMES
+    from engine.trust.entropy import max_entropy
+
     record = result_record(result)
     labels = result.labels
     labels.metadata["label_table"] = result.table.to_list()
     labels.metadata["trust"] = record
+    # Provenance read by the exporters (AI segments name their algorithm) and the correction queue.
+    labels.metadata.update(model_name=result.model.get("name"), model_version=result.model.get("version"),
+                           role="ai")
     layers = {}
     layer = model.layers.add_labels(labels, result.table, name=segmentation_name(result), opacity=0.45)
     layer.trust_record = record
