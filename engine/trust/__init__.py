@@ -13,10 +13,27 @@ Public API::
 Everything wraps the network (hooks, dropout context managers) without changing it.
 """
 
-from engine.trust.ood import OODReport
-from engine.trust.ood_checks import Check
-from engine.trust.pipeline import (MAP_NAMES, ModelGridResult, TrustOptions, TrustResult, analyze, check_input,
-                                   model_grid_pass)
+import importlib as _importlib
 
-__all__ = ["MAP_NAMES", "Check", "ModelGridResult", "OODReport", "TrustOptions", "TrustResult", "analyze",
-           "check_input", "model_grid_pass"]
+# Names resolve lazily (PEP 562) so that torch-free parts (the CLI's argument definitions in
+# ``engine.trust.cli_segment``) can be imported without torch, keeping `candor` start-up fast.
+_WHERE = {
+    "OODReport": "ood", "Check": "ood_checks",
+    "MAP_NAMES": "pipeline", "ModelGridResult": "pipeline", "TrustOptions": "pipeline",
+    "TrustResult": "pipeline", "analyze": "pipeline", "check_input": "pipeline",
+    "model_grid_pass": "pipeline",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'engine.trust' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"engine.trust.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
