@@ -5,8 +5,10 @@
    training's augmentation family and early stopping on the validation split. Against
    catastrophic forgetting, every batch also replays cases of the base distribution (shipped
    with the model, or made by its base training generator: ``finetune_rehearsal``), and epochs
-   that lose Dice on held-out rehearsal cases are not chosen. The frozen regression set is never trained or selected on.
-3. Evaluate before and after on the validation split and on the model's frozen regression set.
+   that lose Dice on held-out rehearsal cases are not chosen. The frozen regression set is
+   never trained or selected on.
+3. Evaluate before and after on the validation split (judged on the labels the corrections
+   changed) and on the model's frozen regression set.
 4. Refuse the new version if it does not improve the validation split or if Dice on the
    regression set drops by more than the tolerance; otherwise write it as a new package (``parent``
    = the version it came from, the corrections used, the metrics), make it active, and mark the
@@ -24,7 +26,7 @@ from pathlib import Path
 from engine.corrections.finetune_data import (REGRESSION_DIR, REHEARSAL_DIR, load_regression_set,
                                               prepare, split_items, split_rehearsal)
 from engine.corrections.finetune_rehearsal import rehearsal_pairs
-from engine.corrections.finetune_train import FinetuneConfig, evaluate, train_member
+from engine.corrections.finetune_train import FinetuneConfig, evaluate, train_member, validation_score
 from engine.corrections.queue import CorrectionQueue
 from engine.corrections.versions import next_version, set_active
 from engine.errors import InputError
@@ -91,15 +93,18 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
         log.warning("no rehearsal cases for %s: fine-tuning on the corrections alone", manifest.name)
     report(progress, cancel, 0.05, "evaluating the current version")
     nets = list(loaded.networks)
-    before = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
+    changed = frozenset(int(l["id"]) for i in items for l in i.stats.get("labels", [])
+                        if l.get("added") or l.get("removed"))
+    before = {"validation": evaluate(nets, val or train, manifest, dev, cancel, changed),
               "regression": evaluate(nets, regression, manifest, dev, cancel)}
     histories = []
     for m, net in enumerate(nets):
         span = sub_progress(progress, 0.1 + 0.8 * m / len(nets), 0.1 + 0.8 * (m + 1) / len(nets))
         histories.append(train_member(net, train, val, manifest, cfg, dev, seed=cfg.seed + m,
-                                      rehearsal=replay, check=check, progress=span, cancel=cancel))
+                                      rehearsal=replay, check=check, labels=changed, progress=span,
+                                      cancel=cancel))
     report(progress, cancel, 0.9, "evaluating the fine-tuned version")
-    after = {"validation": evaluate(nets, val or train, manifest, dev, cancel),
+    after = {"validation": evaluate(nets, val or train, manifest, dev, cancel, changed),
              "regression": evaluate(nets, regression, manifest, dev, cancel)}
     accepted, reason = _verdict(before, after, cfg.tolerance)
     result = {
@@ -143,13 +148,13 @@ def _fits(item, manifest) -> bool:
 
 
 def _verdict(before: dict, after: dict, tolerance: float) -> tuple[bool, str]:
-    v0, v1 = before["validation"]["dice_mean"], after["validation"]["dice_mean"]
+    v0, v1 = validation_score(before["validation"]), validation_score(after["validation"])
     r0, r1 = before["regression"]["dice_mean"], after["regression"]["dice_mean"]
     if r0 is not None and r1 is not None and r0 - r1 > tolerance:
         return False, (f"refused: Dice on the frozen regression set dropped from {r0:.3f} to {r1:.3f}, "
                        f"more than the {tolerance:.3f} allowed")
     if v1 is None or v0 is None or v1 <= v0:
         return False, (f"refused: no improvement on the corrections' validation split "
-                       f"(Dice {v0:.3f} before, {v1:.3f} after)")
-    return True, (f"accepted: validation Dice {v0:.3f} → {v1:.3f}; regression set "
-                  f"{r0:.3f} → {r1:.3f} (within the {tolerance:.3f} tolerance)")
+                       f"(Dice of the corrected labels {v0:.3f} before, {v1:.3f} after)")
+    return True, (f"accepted: validation Dice of the corrected labels {v0:.3f} → {v1:.3f}; "
+                  f"regression set {r0:.3f} → {r1:.3f} (within the {tolerance:.3f} tolerance)")

@@ -76,12 +76,13 @@ def case_dice(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> dict[int
 
 
 def evaluate(networks: list[nn.Module], pairs: list[Pair], manifest: Manifest, device,
-             cancel=None) -> dict:
-    """Mean Dice (over labels, then cases) of the ensemble on ``pairs``, with per-label means."""
+             cancel=None, labels: frozenset[int] | None = None) -> dict:
+    """Mean Dice (over labels, then cases) of the ensemble on ``pairs``, with per-label means;
+    with ``labels`` (those the corrections changed), also ``dice_corrected`` over those only."""
     if not pairs:
-        return {"cases": 0, "dice_mean": None, "per_label": {}}
+        return {"cases": 0, "dice_mean": None, "dice_corrected": None, "per_label": {}}
     cfg = window_config(manifest)
-    per_case, per_label = [], {}
+    per_case, per_label, focused = [], {}, []
     for pair in pairs:
         probs = predict_probabilities(pair.normalized(manifest.normalization), networks, cfg,
                                       device=device, cancel=cancel)
@@ -89,7 +90,11 @@ def evaluate(networks: list[nn.Module], pairs: list[Pair], manifest: Manifest, d
         for label, value in scores.items():
             per_label.setdefault(manifest.labels.get(label).name, []).append(value)
         per_case.append(float(np.mean(list(scores.values()))) if scores else 1.0)
+        if labels:
+            chosen = [v for k, v in scores.items() if k in labels]
+            focused.append(float(np.mean(chosen)) if chosen else 1.0)
     return {"cases": len(pairs), "dice_mean": round(float(np.mean(per_case)), 5),
+            "dice_corrected": round(float(np.mean(focused)), 5) if focused else None,
             "per_label": {k: round(float(np.mean(v)), 5) for k, v in per_label.items()}}
 
 
@@ -116,19 +121,27 @@ def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg:
             torch.from_numpy(np.stack(labels).astype(np.int64)), torch.from_numpy(np.stack(weights)))
 
 
+def validation_score(metrics: dict) -> float | None:
+    """What the corrections' validation split is judged on: Dice of the labels they changed
+    (a mean over every label would let tissue classes hide a worse corrected class)."""
+    return metrics["dice_mean"] if metrics.get("dice_corrected") is None else metrics["dice_corrected"]
+
+
 class _Selector:
     """Chooses the epoch: best Dice on the corrections' validation split among epochs that lose
     at most ``guard`` Dice on the held-out rehearsal cases (the starting weights always qualify)."""
 
-    def __init__(self, net, monitor, check, manifest, device, guard, cancel):
+    def __init__(self, net, monitor, check, manifest, device, guard, cancel, labels=None):
         self.monitor, self.check, self.manifest, self.device = monitor, check, manifest, device
+        self.labels = labels
         self.guard, self.cancel = guard, cancel
         self.best, self.check0 = self._scores(net)
         self.best_state, self.best_epoch = copy.deepcopy(net.state_dict()), 0
         self.top = self.best  # best validation Dice of any epoch: early stopping watches it
 
     def _scores(self, net) -> tuple[float, float | None]:
-        val = evaluate([net], self.monitor, self.manifest, self.device, self.cancel)["dice_mean"]
+        val = validation_score(evaluate([net], self.monitor, self.manifest, self.device, self.cancel,
+                                        self.labels))
         check = (evaluate([net], self.check, self.manifest, self.device, self.cancel)["dice_mean"]
                  if self.check else None)
         return val, check
@@ -146,7 +159,8 @@ class _Selector:
 
 def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: Manifest,
                  cfg: FinetuneConfig, device, *, seed: int, rehearsal: list[Pair] = (),
-                 check: list[Pair] = (), progress=None, cancel=None) -> dict:
+                 check: list[Pair] = (), labels: frozenset[int] | None = None, progress=None,
+                 cancel=None) -> dict:
     """Fine-tune ``net`` in place, replaying ``rehearsal`` cases in every batch; it ends with the
     weights :class:`_Selector` chose (``check``: held-out rehearsal cases). Returns the history."""
     torch.manual_seed(seed)
@@ -156,7 +170,7 @@ def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: M
     start = [p.detach().clone() for p in net.parameters()]
     net.eval()
     guard = cfg.tolerance if cfg.forgetting_guard is None else cfg.forgetting_guard
-    sel = _Selector(net, val or train, list(check), manifest, device, guard, cancel)
+    sel = _Selector(net, val or train, list(check), manifest, device, guard, cancel, labels)
     history = [{"epoch": 0, "val_dice": sel.best, "rehearsal_dice": sel.check0}]
     stale = 0
     for epoch in range(1, cfg.epochs + 1):

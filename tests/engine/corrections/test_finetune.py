@@ -117,6 +117,7 @@ def test_finetune_fixes_a_systematic_error_with_lineage_and_rollback(base_packag
     assert not set(report["rehearsal"]["replayed"] + report["rehearsal"]["held_out"]) & {"r0", "r1", "r2"}
     val = report["metrics"]["validation_split"]
     assert val["after"]["dice_mean"] > val["before"]["dice_mean"]
+    assert val["after"]["dice_corrected"] > val["before"]["dice_corrected"]  # the corrected label
     used = report["corrections"]["train"] + report["corrections"]["validation"]
     assert sorted(used) == sorted(ids) and report["corrections"]["validation"]
 
