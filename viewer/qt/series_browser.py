@@ -189,11 +189,19 @@ class SeriesBrowser(QDialog):
             self._load(self.selected_series_uid())
 
     def _load(self, series_uid: str | None) -> None:
-        from engine.io import load
+        from engine.io import load, load_series
 
         self.open_button.setEnabled(False)
         self.status.setText("Loading…")
-        self._run(load, self.path, series_uid, done=self._loaded)
+        # Load the stack the scan already found (no second scan of the folder); a plain file or a
+        # scan that found nothing goes through load(), which reads it directly.
+        info = None
+        if self.scan_result is not None and hasattr(self.scan_result, "find"):
+            info = self.scan_result.find(series_uid) if series_uid else self.scan_result.largest()
+        if info is not None:
+            self._run(load_series, info, done=self._loaded)
+        else:
+            self._run(load, self.path, series_uid, done=self._loaded)
 
     def _loaded(self, job) -> None:
         volume = self._outcome(job)
