@@ -7,7 +7,7 @@ Public API::
     net = model.network                          # ResUNet3D in eval mode; model.networks = ensemble
 """
 
-import importlib as _importlib
+from engine._lazy import lazy_exports
 
 # Names resolve lazily (PEP 562): reading manifests and listing models needs no torch, so the
 # viewer can fill its model menus at start-up without paying torch's ~1.5-4 s import.
@@ -25,14 +25,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'engine.models' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"engine.models.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

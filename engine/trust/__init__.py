@@ -13,7 +13,7 @@ Public API::
 Everything wraps the network (hooks, dropout context managers) without changing it.
 """
 
-import importlib as _importlib
+from engine._lazy import lazy_exports
 
 # Names resolve lazily (PEP 562) so that torch-free parts (the CLI's argument definitions in
 # ``engine.trust.cli_segment``) can be imported without torch, keeping `candor` start-up fast.
@@ -26,14 +26,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'engine.trust' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"engine.trust.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
