@@ -53,7 +53,7 @@ class EditPalette(QDockWidget):
             button = _button(action)
             button.setObjectName(f"tool_{name}")
             self.tool_buttons[name] = button
-            grid.addWidget(button, n // 3, n % 3)
+            grid.addWidget(button, n // 2, n % 2)  # two columns keep the dock narrow
         return grid
 
     def _settings(self) -> QFormLayout:
@@ -75,9 +75,9 @@ class EditPalette(QDockWidget):
         self.label.setObjectName("active_label")
         self.label.currentIndexChanged.connect(self._label_chosen)
         form.addRow("Label", self.label)
-        row = QHBoxLayout()
-        for action in self.controller.label_actions:
-            row.addWidget(_button(action))
+        row = QGridLayout()
+        for n, action in enumerate(self.controller.label_actions):
+            row.addWidget(_button(action), n // 2, n % 2)
         form.addRow("", row)
         self.low, self.high = QDoubleSpinBox(self), QDoubleSpinBox(self)
         for box in (self.low, self.high):
