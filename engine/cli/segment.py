@@ -73,18 +73,9 @@ def _check_suffixes(args: argparse.Namespace) -> None:
 
 def write_probabilities(result, path: str | Path) -> Path:
     """``(K, z, y, x)`` probabilities → one vector image (K components, float32) with the mask's geometry."""
-    import numpy as np
-    import SimpleITK as sitk
+    from engine.io.formats import write_vector_image
 
-    image = sitk.GetImageFromArray(np.moveaxis(result.probabilities.astype(np.float32), 0, -1), isVector=True)
-    g = result.labels.geometry
-    image.SetSpacing(g.spacing)
-    image.SetOrigin(g.origin)
-    image.SetDirection(g.direction)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(path), useCompression=not str(path).endswith(".nii"))
-    return path
+    return write_vector_image(result.probabilities, result.labels.geometry, path)
 
 
 def run(args: argparse.Namespace) -> int:

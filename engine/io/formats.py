@@ -200,4 +200,22 @@ def write_image(volume: Volume, path: str | os.PathLike) -> Path:
     return path
 
 
-__all__ = ["READ_SUFFIXES", "WRITE_SUFFIXES", "read_image", "suffix_of", "write_image"]
+def write_vector_image(stack: np.ndarray, geometry, path: str | os.PathLike) -> Path:
+    """Write ``(C, z, y, x)`` maps on ``geometry`` as one vector image (C float32 components per
+    voxel: probabilities, uncertainty maps) to .nii.gz / .nii / .nrrd / .mha."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if suffix_of(path) not in WRITE_SUFFIXES:
+        raise InputError(f"cannot write a {suffix_of(path) or 'suffix-less'} file: use one of {', '.join(WRITE_SUFFIXES)}")
+    image = sitk.GetImageFromArray(np.moveaxis(stack.astype(np.float32, copy=False), 0, -1), isVector=True)
+    image.SetSpacing(geometry.spacing)
+    image.SetOrigin(geometry.origin)
+    image.SetDirection(geometry.direction)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(path), useCompression=suffix_of(path) != ".nii")
+    return path
+
+
+__all__ = ["READ_SUFFIXES", "WRITE_SUFFIXES", "read_image", "suffix_of", "write_image",
+           "write_vector_image"]

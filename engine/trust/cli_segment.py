@@ -104,7 +104,9 @@ def write_outputs(args: argparse.Namespace, trust_result) -> dict[str, str]:
     if args.uncertainty:
         keys = [k for k in ("total", "aleatoric", "epistemic", "disagreement") if k in trust_result.maps]
         stack = np.stack([trust_result.maps[k].array for k in keys])
-        out["uncertainty"] = str(_write_vector(stack, trust_result.labels.geometry, args.uncertainty))
+        from engine.io.formats import write_vector_image
+
+        out["uncertainty"] = str(write_vector_image(stack, trust_result.labels.geometry, args.uncertainty))
         out["uncertainty_components"] = keys
     if args.saliency:
         from engine.io import write_image
@@ -113,16 +115,3 @@ def write_outputs(args: argparse.Namespace, trust_result) -> dict[str, str]:
         write_image(vol, args.saliency)
         out["saliency"] = str(args.saliency)
     return out
-
-
-def _write_vector(stack: np.ndarray, geometry, path) -> Path:
-    import SimpleITK as sitk
-
-    image = sitk.GetImageFromArray(np.moveaxis(stack.astype(np.float32), 0, -1), isVector=True)
-    image.SetSpacing(geometry.spacing)
-    image.SetOrigin(geometry.origin)
-    image.SetDirection(geometry.direction)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(path), useCompression=not str(path).endswith(".nii"))
-    return path

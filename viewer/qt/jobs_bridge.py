@@ -44,11 +44,8 @@ class JobWatcher(QObject):
 
 
 def outcome(job: Job, timeout: float = 10.0) -> tuple[object, BaseException | None]:
-    """``(value, None)`` or ``(None, error)`` of a finished job.
-
-    Done-listeners fire from the worker just before its future settles, so a slot reached through
-    ``finished`` first waits (microseconds) for the future instead of racing it.
-    """
+    """``(value, None)`` or ``(None, error)`` of a finished job (its future has settled by the
+    time ``finished`` is emitted, so this does not block)."""
     job.wait(timeout)
     error = job.error
     if error is not None:
