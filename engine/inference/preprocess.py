@@ -89,7 +89,7 @@ def normalize(array: np.ndarray, cfg: Normalization) -> tuple[np.ndarray, Intens
     clipped_fg = np.clip(fg, lower, upper)
     mean, std = float(clipped_fg.mean()), float(clipped_fg.std())
     std = std if std > 1e-6 * max(abs(upper), 1.0) else 1.0
-    out = np.clip(a, lower, upper)
+    out = np.clip(a, lower, upper + cfg.upper_headroom * (upper - lower))
     out -= mean
     out /= std
     return out, IntensityStats(lower, upper, mean, std, float(fg.size) / float(sample.size))

@@ -43,6 +43,10 @@ class Normalization:
     ``percentile_zscore`` (MR): clip to the ``[lower, upper]`` percentiles of the foreground
     (voxels above ``foreground_fraction`` × the upper percentile of the whole volume), then
     subtract the mean and divide by the standard deviation of the clipped foreground.
+    ``upper_headroom`` raises only the clip of the image (not the statistics) by that fraction of
+    ``upper - lower``, so structures brighter than any normal tissue (hyper-intense lesions) stay
+    brighter than the brightest white matter instead of being flattened onto it; 0 clips at the
+    percentile itself.
     ``ct_window`` (CT): clip Hounsfield units to ``[hu_min, hu_max]`` and scale to ``[0, 1]``.
     """
 
@@ -50,6 +54,7 @@ class Normalization:
     lower_percentile: float = 0.5
     upper_percentile: float = 99.5
     foreground_fraction: float = 0.1
+    upper_headroom: float = 0.0
     hu_min: float = -1000.0
     hu_max: float = 1000.0
 
@@ -58,6 +63,8 @@ class Normalization:
             raise ModelError(f"manifest: unknown normalisation {self.kind!r} (known: {', '.join(NORMALIZATIONS)})")
         if not 0 <= self.lower_percentile < self.upper_percentile <= 100:
             raise ModelError("manifest: normalisation percentiles must satisfy 0 <= lower < upper <= 100")
+        if not 0 <= self.upper_headroom <= 10:
+            raise ModelError("manifest: normalisation upper_headroom must be in 0..10")
         if self.hu_min >= self.hu_max:
             raise ModelError("manifest: normalisation hu_min must be below hu_max")
 

@@ -46,6 +46,24 @@ def test_percentile_zscore_is_scale_invariant_and_foreground_centred():
     assert 0.25 < sa.foreground_fraction < 0.35
 
 
+def test_upper_headroom_keeps_a_bright_spot_above_the_brightest_tissue():
+    rng = np.random.default_rng(1)
+    img = np.zeros((30, 30, 30), np.float32)
+    img[5:25, 5:25, 5:25] = rng.normal(100, 5, (20, 20, 20))
+    img[14:16, 14:16, 14:16] = 160.0  # a small hyper-intense "lesion": 8 of 8000 foreground voxels
+    plain, sp = normalize(img, Normalization())
+    roomy, sr = normalize(img, Normalization(upper_headroom=0.5))
+    lesion = np.zeros(img.shape, bool)
+    lesion[14:16, 14:16, 14:16] = True
+    tissue = (img > 20) & ~lesion
+    assert plain[lesion].min() == pytest.approx(plain[tissue].max())  # flattened onto the tissue's top
+    assert roomy[lesion].min() > roomy[tissue].max() + 1.0  # kept apart, in z-score units
+    assert (sr.mean, sr.std) == (sp.mean, sp.std)  # the statistics do not change
+    np.testing.assert_array_equal(plain[tissue & (img < sp.upper)], roomy[tissue & (img < sp.upper)])
+    with pytest.raises(Exception, match="upper_headroom"):
+        Normalization(upper_headroom=-1)
+
+
 def test_ct_window():
     out, _ = normalize(np.array([[[-2000, 0, 500, 3000]]], np.float32), Normalization("ct_window", hu_min=-1000,
                                                                                           hu_max=1000))
