@@ -50,8 +50,11 @@ def _network():
     try:
         return load_model(DEFAULT_MODEL, members=1).network, "trained default model"
     except ModelError:
+        from engine.training.train_default import DEFAULT_CONFIG as cfg
+
         torch.manual_seed(0)
-        return ResUNet3D(1, 4, (8, 16, 32, 64), norm_groups=4).eval(), "untrained default architecture"
+        net = ResUNet3D(1, cfg.num_classes, **{**cfg.architecture_params(), "channels": tuple(cfg.channels)})
+        return net.eval(), "untrained default architecture"
 
 
 def _volume():

@@ -55,6 +55,7 @@ class TrainConfig:
     val_every: int = 100
     patience: int = 4
     num_classes: int = 4
+    amp: str | None = None  # "bf16": bfloat16 autocast for the training passes (see bf16_autocast)
     synth: SynthConfig = field(default_factory=SynthConfig)
     normalization: Normalization = field(default_factory=Normalization)
 
@@ -77,6 +78,7 @@ class TrainResult:
     best_score: float
     steps: int
     seconds: float
+    bf16: bool = False  # whether the training passes ran under bfloat16 autocast
 
 
 def make_case(seed: int, template: Template, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +99,29 @@ def validation_score(net: ResUNet3D, cases: list[tuple[np.ndarray, np.ndarray]],
                 per_class[c].append(d)
     means = {c: float(np.mean(v)) if v else 0.0 for c, v in per_class.items()}
     return {"dice": means, "score": float(np.mean(list(means.values())))}
+
+
+def bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX); emulated bf16 is slow."""
+    cpu = getattr(torch, "cpu", None)
+    return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
+
+
+def bf16_autocast(cfg: TrainConfig) -> bool:
+    """Whether training passes run under bfloat16 autocast (weights, optimiser and loss stay float32).
+
+    Asked for by ``cfg.amp == "bf16"`` and used only where the CPU has bf16 hardware: on this
+    project's reference machine it halves a training step; elsewhere training falls back to float32
+    (the result then differs from the shipped weights, and the run says so).
+    """
+    if cfg.amp is None:
+        return False
+    if cfg.amp != "bf16":
+        raise ValueError(f"unknown amp mode {cfg.amp!r} (known: 'bf16')")
+    if not bf16_native():
+        log.warning("this CPU has no bfloat16 hardware: training in float32 (weights will differ from a bf16 run)")
+        return False
+    return True
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -138,6 +163,7 @@ def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResU
         pool.append(make_case(cfg.seed * TRAIN_SEED_STRIDE + counter, template, cfg))
         counter += 1
     history: list[dict] = []
+    amp = bf16_autocast(cfg)
     best = {"score": -1.0, "step": 0, "state": None}
     start, stale, losses = time.perf_counter(), 0, []
     step = 0
@@ -149,7 +175,9 @@ def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResU
             group["lr"] = _lr_at(step - 1, cfg)
         net.train()
         x, y = _batch(rng, pool, cfg)
-        loss = loss_fn(net(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            logits = net(x)
+        loss = loss_fn(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -175,4 +203,4 @@ def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResU
                     break
     net.load_state_dict(best["state"])
     net.eval()
-    return TrainResult(net, history, best["step"], best["score"], step, time.perf_counter() - start)
+    return TrainResult(net, history, best["step"], best["score"], step, time.perf_counter() - start, amp)

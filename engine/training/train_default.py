@@ -30,7 +30,7 @@ from engine.training.train import TrainConfig, train
 
 log = logging.getLogger("candor.train")
 
-DEFAULT_CONFIG = TrainConfig()
+DEFAULT_CONFIG = TrainConfig(**dm.TRAINING)
 
 
 def _existing_members(out: Path, count: int, cfg: TrainConfig) -> list[ResUNet3D | None]:
@@ -92,7 +92,8 @@ def run(out: Path, members: list[int], total: int, threads: int,
             init = result.network.state_dict()
             stages.append({"seed": cfg.seed, "changes": _describe(changes), "steps": result.steps,
                            "best_step": result.best_step, "best_score": round(result.best_score, 4),
-                           "seconds": round(result.seconds, 1), "history": result.history})
+                           "seconds": round(result.seconds, 1), "bf16_autocast": result.bf16,
+                           "history": result.history})
         net = ResUNet3D(1, DEFAULT_CONFIG.num_classes,
                         **{**DEFAULT_CONFIG.architecture_params(), "channels": tuple(DEFAULT_CONFIG.channels)})
         net.load_state_dict(init)
@@ -132,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="package folder (default: the bundled one)")
     parser.add_argument("--resume", action="append", default=[], metavar="K:S:FILE",
                         help="use FILE (a checkpoint this script wrote) as the result of member K's stage S")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1 is fastest on a shared 2-core machine)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (default 2: the reference machine's cores; use 1 on a shared machine)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = args.out or resource_path("models") / dm.NAME

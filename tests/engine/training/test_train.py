@@ -51,3 +51,25 @@ def test_default_manifest_round_trip(tmp_path):
     loaded = load_model(tmp_path / "pkg")
     assert loaded.manifest.fingerprint == fp and isinstance(loaded.manifest.fingerprint, Fingerprint)
     assert np.isclose(loaded.manifest.validation["dice"], 0.5)
+
+
+def test_bf16_autocast_training_is_seeded_and_reported():
+    import pytest
+
+    from engine.training.train import bf16_native
+
+    template = load_template(4.0)
+    a = train(_tiny_config(amp="bf16"), template)
+    b = train(_tiny_config(amp="bf16"), template)
+    assert a.bf16 == bf16_native()  # used only where the CPU computes bf16 in hardware
+    for (k, va), vb in zip(a.network.state_dict().items(), b.network.state_dict().values()):
+        assert va.dtype == torch.float32, k  # the weights stay float32; only the passes are bf16
+        torch.testing.assert_close(va, vb, msg=k)
+    with pytest.raises(ValueError, match="amp"):
+        train(_tiny_config(amp="fp8"), template)
+
+
+def test_default_model_normalisation_keeps_headroom_for_bright_lesions():
+    from engine.training.train_default import DEFAULT_CONFIG
+
+    assert DEFAULT_CONFIG.normalization.upper_headroom > 0 and DEFAULT_CONFIG.amp == "bf16"
