@@ -1,11 +1,13 @@
 """Evaluate the trust layer on the generated OOD suite (``engine.training.ood_shifts``).
 
-    python -m engine.training.evaluate_trust [--model DIR] [--cases 8] [--out results.json]
+    python -m engine.training.evaluate_trust [--model DIR] [--members M] [--cases 8] [--out results.json]
 
 For held-out in-distribution cases and each shift: every OOD score, the combined decision, whether
 the case was flagged, and the mean epistemic uncertainty. Prints Markdown tables (AUROC and FPR at
 95 % TPR per score and for the combined decision, detection rate per shift, epistemic rise) and,
 on the in-distribution cases, where uncertainty concentrates (label boundaries, lesions, interior).
+``--members M`` evaluates the ensemble mode (M members × T samples, with the member-disagreement
+score) against that mode's calibration; the default is the primary member, as the viewer runs it.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
     from engine.trust.ood_checks import input_checks
 
     template = load_template(float(model.manifest.target_spacing[0]))
-    options = TrustOptions(mc_samples=10, use_ensemble=False, tail_stages=1, device="cpu")
+    options = TrustOptions(mc_samples=10, use_ensemble=len(model.networks) > 1, tail_stages=1, device="cpu")
     rows, conc = [], []
     for n, (shift, i, vol, labels) in enumerate(suite(template, cases, OOD_SEED_BASE)):
         if shift != "in_distribution" and i >= (shifted_cases + (1 if shift in FAR_SHIFTS else 0)):
@@ -84,7 +86,7 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
         g = keep[0]
         fg = g.probs.argmax(0) > 0
         hard = [c.name for c in input_checks(vol, model.manifest) if c.fired]
-        rows.append({"shift": shift, "case": i, "scores": scores, "facts": facts, "hard_fired": hard,
+        rows.append({"shift": shift, "case": i, "members": len(model.networks), "scores": scores, "facts": facts, "hard_fired": hard,
                      "mean_epistemic_fg": float(g.maps["epistemic"][fg].mean()) if fg.any() else None,
                      "seconds": round(time.perf_counter() - t0, 2)})
         if shift == "in_distribution":
@@ -133,7 +135,9 @@ def decide(row: dict, ood_cal: dict, mode: str = "1x10") -> dict:
 
 
 def summarise(results: dict, ood_cal: dict) -> dict:
-    rows = [dict(r, **decide(r, ood_cal)) for r in results["rows"]]
+    from engine.trust.ood import mode_key
+
+    rows = [dict(r, **decide(r, ood_cal, mode_key(r.get("members", 1), 10))) for r in results["rows"]]
     ind = [r for r in rows if r["shift"] == "in_distribution"]
     ood = [r for r in rows if r["shift"] != "in_distribution"]
     names = sorted({k for r in rows for k in r["scores"]})
@@ -189,6 +193,7 @@ def markdown(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--members", type=int, default=1, help="ensemble members to run (default 1: the primary)")
     parser.add_argument("--cases", type=int, default=8, help="held-out in-distribution cases")
     parser.add_argument("--shifted-cases", type=int, default=3, help="cases each shift is applied to")
     parser.add_argument("--part", default="0/1", help="k/n: run only shard k of n (merge with --merge)")
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             recheck_hard(results, args.model, 1 + max(r["case"] for r in results["rows"]))
     else:
         k, n = (int(v) for v in args.part.split("/"))
-        model = load_model(args.model or DEFAULT_MODEL, members=1)
+        model = load_model(args.model or DEFAULT_MODEL, members=args.members)
         results = evaluate(model, args.cases, args.shifted_cases, (k, n))
     cal_model = load_manifest(Path(args.calibration) / "manifest.json") if args.calibration else \
         load_model(args.model or DEFAULT_MODEL, members=1).manifest

@@ -67,11 +67,6 @@ def test_demo_then_segment_writes_an_aligned_mask_that_finds_the_lesion(tmp_path
     assert dice(labels, truth, 1) > 0.6 and dice(labels, truth, 2) > 0.7  # tissues, at 1 mm from a 2 mm model
 
 
-LESION_GAP = ("the shipped model does not yet learn the lesion class reliably (held-out lesion Dice in "
-              "docs/MODELS.md); this test states the goal and will pass once a better model ships")
-
-
-@pytest.mark.xfail(reason=LESION_GAP, strict=False)
 def test_lesion_found_in_the_demo_study(default_model):
     volume, truth = demo_volume()
     labels = segment(volume, default_model, device="cpu").labels.array
@@ -80,7 +75,6 @@ def test_lesion_found_in_the_demo_study(default_model):
     assert dice(labels, truth, LESION) > 0.5
 
 
-@pytest.mark.xfail(reason=LESION_GAP, strict=False)
 def test_lesion_found_in_a_held_out_generated_case(default_model):
     template = load_template(2.0)
     seed = EVAL_SEED_BASE
