@@ -20,7 +20,7 @@ import numpy as np
 from engine.inference.predict import predict_probabilities, window_config
 from engine.inference.preprocess import normalize
 from engine.models.package import LoadedModel, load_model
-from engine.training.metrics import dice, lesion_detection
+from engine.training.metrics import dice, lesion_detection, lesion_detection_by_size
 from engine.training.synth import LESION, generate_case
 from engine.training.template import load_template
 
@@ -42,6 +42,8 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
     cfg = window_config(model.manifest)
     scores: dict[str, list[float]] = {label.name: [] for label in model.manifest.labels}
     detection = {"lesions": 0, "detected": 0, "false_positive_blobs": 0}
+    by_size: list[dict] | None = None
+    lesion_cases: list[float] = []   # lesion Dice of the cases that hold a lesion
     seconds = []
     for i in range(cases):
         case = generate_case(EVAL_SEED_BASE + i, template)
@@ -55,6 +57,12 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
                 scores[label.name].append(d)
         for k, v in lesion_detection(pred, case.labels, LESION).items():
             detection[k] += v
+        bins = lesion_detection_by_size(pred, case.labels, LESION, float(np.prod(case.geometry.spacing)) / 1000.0)
+        by_size = bins if by_size is None else [
+            dict(a, lesions=a["lesions"] + b["lesions"], detected=a["detected"] + b["detected"])
+            for a, b in zip(by_size, bins)]
+        if (case.labels == LESION).any():
+            lesion_cases.append(dice(pred, case.labels, LESION))
         log.info("case %d: %s", i, {k: round(v[-1], 3) for k, v in scores.items() if v})
     return {
         "cases": cases, "seeds": [EVAL_SEED_BASE, EVAL_SEED_BASE + cases - 1], "members": len(nets),
@@ -62,7 +70,9 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
         "dice": {k: _summary(v) for k, v in scores.items()},
         "lesion_detection": detection | {
             "rate": detection["detected"] / detection["lesions"] if detection["lesions"] else None,
-            "false_positive_blobs_per_case": detection["false_positive_blobs"] / cases},
+            "false_positive_blobs_per_case": detection["false_positive_blobs"] / cases,
+            "by_size_ml": [dict(b, rate=b["detected"] / b["lesions"] if b["lesions"] else None) for b in by_size or []]},
+        "lesion_dice_cases_with_lesions": _summary(lesion_cases),
         "seconds_per_case": _summary(seconds),
     }
 
