@@ -47,7 +47,7 @@ def run(cfg, bf16: bool, steps: int) -> tuple[float, float]:
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
-    checksum = sum(float(p.double().sum()) for p in net.parameters())
+    checksum = sum(float(p.detach().double().sum()) for p in net.parameters())
     return statistics.median(times[3:]), checksum
 
 
