@@ -4,7 +4,7 @@
 
 Peer: the same step in float32 (what training does on a CPU without bf16 hardware). Each mode
 trains a freshly seeded network on the same random batch (batch 2 × 48³, the default model's
-patch) with AdamW and Dice + cross-entropy, exactly as ``engine.training.train`` does; the median
+patch) with AdamW and Dice + cross-entropy, with ``engine.training.train.train_step``, the step training runs; the median
 of the steps after three warm-up steps is reported. Each mode runs twice to show that a bf16 run
 is reproducible (identical weights after the same steps).
 """
@@ -28,6 +28,7 @@ def run(cfg, bf16: bool, steps: int) -> tuple[float, float]:
     from monai.losses import DiceCELoss
 
     from engine.models.unet import ResUNet3D
+    from engine.training.train import train_step
 
     torch.manual_seed(0)
     net = ResUNet3D(1, cfg.num_classes, **{**cfg.architecture_params(), "channels": tuple(cfg.channels)})
@@ -40,12 +41,7 @@ def run(cfg, bf16: bool, steps: int) -> tuple[float, float]:
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = net(x)
-        loss = loss_fn(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(net, opt, loss_fn, x, y, bf16)
         times.append(time.perf_counter() - t0)
     checksum = sum(float(p.detach().double().sum()) for p in net.parameters())
     return statistics.median(times[3:]), checksum

@@ -124,6 +124,18 @@ def bf16_autocast(cfg: TrainConfig) -> bool:
     return True
 
 
+def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, loss_fn, x: torch.Tensor, y: torch.Tensor,
+               bf16: bool) -> float:
+    """One optimisation step (forward under bf16 autocast when ``bf16``, loss in float32); the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = net(x)
+    loss = loss_fn(logits.float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
 def _lr_at(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -175,13 +187,7 @@ def train(cfg: TrainConfig, template: Template, *, on_checkpoint: Callable[[ResU
             group["lr"] = _lr_at(step - 1, cfg)
         net.train()
         x, y = _batch(rng, pool, cfg)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            logits = net(x)
-        loss = loss_fn(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        losses.append(train_step(net, opt, loss_fn, x, y, amp))
         if step % 20 == 0:
             log.info("step %d loss %.4f (%.1f s/step, %d cases)", step, np.mean(losses[-20:]),
                      (time.perf_counter() - start) / step, counter)
