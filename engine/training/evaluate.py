@@ -71,7 +71,8 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
         "lesion_detection": detection | {
             "rate": detection["detected"] / detection["lesions"] if detection["lesions"] else None,
             "false_positive_blobs_per_case": detection["false_positive_blobs"] / cases,
-            "by_size_ml": [dict(b, rate=b["detected"] / b["lesions"] if b["lesions"] else None) for b in by_size or []]},
+            "by_size_ml": [dict(b, rate=b["detected"] / b["lesions"] if b["lesions"] else None)
+                           for b in by_size or []]},
         "lesion_dice_cases_with_lesions": _summary(lesion_cases),
         "seconds_per_case": _summary(seconds),
     }

@@ -86,7 +86,8 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
         g = keep[0]
         fg = g.probs.argmax(0) > 0
         hard = [c.name for c in input_checks(vol, model.manifest) if c.fired]
-        rows.append({"shift": shift, "case": i, "members": len(model.networks), "scores": scores, "facts": facts, "hard_fired": hard,
+        rows.append({"shift": shift, "case": i, "members": len(model.networks), "scores": scores, "facts": facts,
+                     "hard_fired": hard,
                      "mean_epistemic_fg": float(g.maps["epistemic"][fg].mean()) if fg.any() else None,
                      "seconds": round(time.perf_counter() - t0, 2)})
         if shift == "in_distribution":
