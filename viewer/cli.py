@@ -1,9 +1,14 @@
-"""The ``candor`` command: ``candor [view] [PATH]`` opens the GUI, everything else is the engine's CLI."""
+"""The ``candor`` command: ``candor [view] [PATH]`` opens the GUI, everything else is the engine's CLI.
+
+Only no argument or an existing path opens the viewer; an unknown word is an error that suggests
+the closest command.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine import cli as engine_cli
 
@@ -29,8 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_view(sub)
     if argv[:1] == ["--selftest"]:  # the standalone app's spelling of `candor selftest`
         argv = ["selftest", *argv[1:]]
-    if not argv or (argv[0] not in sub.choices and not argv[0].startswith("-")):
-        argv = ["view", *argv]  # `candor` and `candor PATH` open the viewer
+    first = engine_cli.command_word(argv)
+    if not argv:
+        argv = ["view"]  # `candor` alone opens the viewer
+    elif first is not None and argv[first] not in sub.choices:
+        if not Path(argv[first]).exists():  # a mistyped command must not open the viewer
+            return engine_cli.unknown_command(
+                parser, list(sub.choices), argv[first],
+                "unknown command, and no file or folder of that name to open")
+        argv.insert(first, "view")  # `candor PATH` opens the viewer on it
     args = parser.parse_args(argv)
     return engine_cli.run(args, parser)
 

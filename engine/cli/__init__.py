@@ -9,6 +9,7 @@ public module of this package is registered, in name order, in both ``candor`` a
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import pkgutil
@@ -68,7 +69,36 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_FAILURE
 
 
+def command_word(argv: Sequence[str]) -> int | None:
+    """Where the command is in ``argv``: the first word that is not an option (the top-level
+    options take no value); None when there is none or top-level help or version is asked for."""
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is None or {"-h", "--help", "--version"} & set(argv[:first]):
+        return None
+    return first
+
+
+def unknown_command(parser: argparse.ArgumentParser, commands: Sequence[str], word: str,
+                    what: str = "unknown command") -> int:
+    """Say that ``word`` is no command, suggest the closest one and list them all (exit code 2).
+
+    ``word`` itself is not echoed: it may be a mistyped path, and like every Candor message about a
+    path this one must not carry a folder name that may identify a patient."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {what}", file=sys.stderr)
+    close = difflib.get_close_matches(word.rstrip("/\\"), commands, n=1, cutoff=0.6)
+    if close:
+        print(f"did you mean '{parser.prog} {close[0]}'?", file=sys.stderr)
+    print(f"commands: {', '.join(sorted(commands))} ({parser.prog} --help says what each does)",
+          file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, _ = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, sub = build_parser()
+    first = command_word(argv)
+    if first is not None and argv[first] not in sub.choices:
+        return unknown_command(parser, list(sub.choices), argv[first])
     args = parser.parse_args(argv)
     return run(args, parser)
