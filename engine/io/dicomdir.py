@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pydicom
 
+from engine.errors import CandorError
+from engine.io.guard import boundary
 from engine.io.model import Skipped
 
 log = logging.getLogger(__name__)
@@ -35,17 +37,16 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
     root = path.parent.resolve()
     listed: list[Path] = []
     try:
-        ds = pydicom.dcmread(path, force=True, defer_size=1 << 20)  # no huge reads
-        records = ds.get("DirectoryRecordSequence", []) or []
-    except Exception as exc:  # damaged index: fall back to scanning the folder
-        skipped.append(Skipped(str(path), f"damaged DICOMDIR ({type(exc).__name__}); "
-                                          "the folder was scanned instead"))
-        records = []
-    for rec in records:
-        ref = rec.get("ReferencedFileID")
-        if not ref:
+        with boundary("the DICOMDIR index"):  # pydicom raises lazily, while records are read too
+            ds = pydicom.dcmread(path, force=True, defer_size=1 << 20)  # no huge reads
+            refs = [_parts(rec.get("ReferencedFileID")) for rec in
+                    ds.get("DirectoryRecordSequence", []) or []]
+    except CandorError as exc:  # damaged index: fall back to scanning the folder
+        skipped.append(Skipped(str(path), f"{exc}; the folder was scanned instead"))
+        refs = []
+    for parts in refs:
+        if not parts:
             continue
-        parts = [str(p) for p in (ref if isinstance(ref, (list, pydicom.multival.MultiValue)) else [ref])]
         target = _safe_target(root, parts)
         if target is None:
             skipped.append(Skipped("/".join(parts), "DICOMDIR entry points outside its folder"))
@@ -54,6 +55,12 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
         else:
             listed.append(target)
     return _with_unlisted(root, path, listed)
+
+
+def _parts(ref) -> list[str]:
+    if not ref:
+        return []
+    return [str(p) for p in (ref if isinstance(ref, (list, pydicom.multival.MultiValue)) else [ref])]
 
 
 def _safe_target(root: Path, parts: list[str]) -> Path | None:

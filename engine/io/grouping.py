@@ -40,18 +40,48 @@ def _first_path(headers: list[SliceHeader]) -> str:
 
 
 def _dedupe(headers: list[SliceHeader], skipped: list[Skipped]) -> list[SliceHeader]:
-    """Drop second copies of the same SOP instance (same file copied twice)."""
-    seen: dict[str, SliceHeader] = {}
-    out = []
+    """Drop second copies of one slice; keep distinct slices that share a SOP Instance UID.
+
+    A copy (same SOP Instance UID, same position and acquisition facts) is skipped, and the
+    slice it copies says so in its warnings. Files that share a UID but lie at different
+    positions are distinct slices (a faulty de-identification or export tool rewrote the UIDs):
+    all are kept, with a warning.
+    """
+    by_uid: dict[str, list[SliceHeader]] = defaultdict(list)
     for h in sorted(headers, key=lambda h: h.path):
-        key = h.sop_instance_uid
-        if key and key in seen:
-            skipped.append(Skipped(h.path, f"duplicate of {seen[key].path} (same SOP Instance UID)"))
+        by_uid[h.sop_instance_uid].append(h)
+    out = []
+    for uid, same in by_uid.items():
+        if not uid or len(same) == 1:
+            out.extend(same)
             continue
-        if key:
-            seen[key] = h
-        out.append(h)
-    return out
+        kept: dict[tuple, SliceHeader] = {}
+        for h in same:
+            key = _copy_key(h)
+            if key in kept:
+                skipped.append(Skipped(h.path, "duplicate of another file here (same SOP Instance "
+                                               "UID and position)"))
+                _note(kept[key], "a second copy of a slice (same SOP Instance UID and position) "
+                                 "was left out")
+                continue
+            kept[key] = h
+        if len(kept) > 1:
+            for h in kept.values():
+                _note(h, f"{len(kept)} slices share one SOP Instance UID at different positions; "
+                         "all were kept (the UIDs were probably rewritten by a faulty "
+                         "de-identification or export tool)")
+        out.extend(kept.values())
+    return sorted(out, key=lambda h: h.path)
+
+
+def _copy_key(h: SliceHeader) -> tuple:
+    return (_position_key(h), h.series_uid, h.phase_key, h.acquisition_number, h.instance_number,
+            h.rows, h.columns, h.frames)
+
+
+def _note(h: SliceHeader, warning: str) -> None:
+    if warning not in h.warnings:
+        h.warnings.append(warning)
 
 
 def _study(study_uid: str, headers: list[SliceHeader]) -> StudyInfo:

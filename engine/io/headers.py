@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from engine.errors import CandorError, InputError
 from engine.io import fastheader
+from engine.io.guard import MAX_SLICE_PIXELS, PASS_THROUGH, damage, max_voxel_bytes
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,29 @@ ENHANCED_CLASSES = {
 }
 _RAW_SYNTAXES = {pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian}
 _PIXEL_VRS = (b"OB", b"OW", b"OD", b"OF", b"OL", b"UN", b"OV")
-_EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"#!")
+# What a 128-byte preamble may hide (CVE-2019-11687: a file that is DICOM and also something
+# else). TIFF is left out on purpose: DICOM/TIFF dual-personality files are allowed by Part 10.
+_EXECUTABLE_MAGIC = (
+    (b"MZ", "a Windows executable"), (b"\x7fELF", "a Linux executable"),
+    (b"\xca\xfe\xba\xbe", "a macOS executable or Java class"),
+    (b"\xcf\xfa\xed\xfe", "a macOS executable"), (b"\xce\xfa\xed\xfe", "a macOS executable"),
+    (b"\xfe\xed\xfa\xce", "a macOS executable"), (b"\xfe\xed\xfa\xcf", "a macOS executable"),
+    (b"#!", "a script"), (b"\x00asm", "a WebAssembly module"),
+)
+_CONTAINER_MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"),
+    (b"PK\x07\x08", "a ZIP archive"), (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"BZh", "a bzip2 archive"), (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document"),
+    (b"{\\rtf", "an RTF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"), (b"<?xml", "an XML document"), (b"<!DOCTYPE", "an HTML document"),
+    (b"<html", "an HTML document"), (b"<svg", "an SVG image"),
+)
 
 
-class SkipFile(Exception):
+class SkipFile(InputError):
     """This file is not a usable image; the message says why (goes to ``ScanResult.skipped``)."""
 
 
@@ -107,7 +129,11 @@ class SliceHeader:
 
 
 def read_header(path: str | os.PathLike) -> SliceHeader:
-    """Parse ``path``'s header; raise :class:`SkipFile` with a reason if it is not a usable image."""
+    """Parse ``path``'s header; raise :class:`SkipFile` with a reason if it is not a usable image.
+
+    Everything pydicom raises, while parsing or later while its values are converted (unknown
+    VRs fail lazily), becomes a :class:`SkipFile`, so one damaged file never stops a folder scan.
+    """
     path = str(path)
     try:
         size = os.path.getsize(path)
@@ -116,7 +142,10 @@ def read_header(path: str | os.PathLike) -> SliceHeader:
         with open(path, "rb") as fp:
             head = fp.read(HEAD_BYTES)
             ds, offset = _parse(fp, head, size)
-    except SkipFile:
+        return _to_header(path, size, ds, offset, head)
+    except CandorError:
+        raise
+    except PASS_THROUGH:
         raise
     except fastheader.Truncated:
         raise SkipFile("damaged or truncated DICOM (an element runs past the end of the file)") from None
@@ -126,9 +155,8 @@ def read_header(path: str | os.PathLike) -> SliceHeader:
         raise SkipFile("malformed DICOM: an element declares an impossible length") from None
     except OSError as exc:
         raise SkipFile(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
-    except Exception as exc:  # pydicom raises many types on damaged files
-        raise SkipFile(f"damaged or truncated DICOM ({type(exc).__name__})") from None
-    return _to_header(path, size, ds, offset, head)
+    except BaseException as exc:  # pydicom raises many types on damaged files, some lazily
+        raise SkipFile(f"damaged or truncated DICOM ({damage(exc)})") from None
 
 
 def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
@@ -148,8 +176,11 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
             ds = pydicom.dcmread(buf, stop_before_pixels=True, force=force)
             if _stopped_at_pixels(head, buf.tell()):
                 return ds, buf.tell()
-        except Exception:
+        except PASS_THROUGH:
+            raise
+        except BaseException:  # noqa: BLE001 - the whole file is read next, with its own errors
             pass
+    _check_inflated_size(fp, head, size)
     fp.seek(0)
     # large values are skipped, not read: a length field claiming 4 GB must not allocate 4 GB
     ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force, defer_size=_DEFER_BYTES)
@@ -216,15 +247,63 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
     h.transfer_syntax = str(meta.get("TransferSyntaxUID", "") or _encoding_of(ds))
     if series_uid.startswith("no-series-uid:"):
         h.warnings.append("files without a SeriesInstanceUID, grouped by frame of reference")
-    if head[:4] in _EXECUTABLE_MAGIC or head[:2] in _EXECUTABLE_MAGIC:
-        h.warnings.append("a file's preamble holds an executable header (a possible DICOM/"
-                          "executable polyglot); only the image data was read")
+    note = _preamble_warning(head)
+    if note:
+        h.warnings.append(note)
     if is_seg:
         h.referenced_series = _referenced_series(ds)
         return h
     _image_facts(h, ds)
     _pixel_location(h, offset, head, path)
+    if h.rows * h.columns > MAX_SLICE_PIXELS:  # the file holds them (a sparse file, say)
+        gib = h.frame_bytes / 1024**3
+        raise SkipFile(f"declares {h.rows}×{h.columns} pixels per slice ({gib:.1f} GiB), more "
+                       f"than any scanner produces (Candor reads at most "
+                       f"{MAX_SLICE_PIXELS // 10**6} million pixels per slice)")
     return h
+
+
+def _preamble_warning(head: bytes) -> str:
+    """A warning when the preamble holds another format's header (a possible polyglot file)."""
+    if len(head) < 132 or head[128:132] != b"DICM" or not head[:128].strip(b"\0"):
+        return ""
+    preamble = head[:128]
+    for magic, what in _EXECUTABLE_MAGIC:
+        if preamble.startswith(magic):
+            return (f"a file's preamble holds an executable header ({what}: a possible DICOM/"
+                    "executable polyglot, CVE-2019-11687); only the image data was read")
+    lowered = preamble.lower()
+    for magic, what in _CONTAINER_MAGIC:
+        if lowered.startswith(magic.lower()) if magic[:1] == b"<" else preamble.startswith(magic):
+            return _polyglot(what)
+    if b"%PDF-" in preamble:  # PDF readers accept the signature anywhere in the first 1 KB
+        return _polyglot("a PDF document")
+    return ""
+
+
+def _polyglot(what: str) -> str:
+    return (f"a file's preamble holds the header of {what} (a possible polyglot file that is "
+            "also another format, CVE-2019-11687); only the image data was read")
+
+
+def _check_inflated_size(fp: Any, head: bytes, size: int) -> None:
+    """A deflated file small on disk may inflate to gigabytes (pydicom inflates it whole)."""
+    limit = max_voxel_bytes()
+    if size * 1100 < limit or b"1.2.840.10008.1.2.1.99" not in head[:4096]:
+        return  # deflate cannot exceed ~1032:1
+    try:
+        _, start = fastheader._walk(head, 132, explicit=True, group2_only=True)
+    except Exception:  # noqa: BLE001 - pydicom reads the meta group next and says what is wrong
+        return
+    fp.seek(start)
+    inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    while chunk := fp.read(1 << 20):
+        while chunk:
+            total += len(inflater.decompress(chunk, 1 << 24))
+            chunk = inflater.unconsumed_tail
+            if total > limit:
+                raise SkipFile(f"the deflated data inflates to more than {limit >> 20} MiB "
+                               "(a decompression bomb, or a damaged file)")
 
 
 def _encoding_of(ds: Any) -> str:

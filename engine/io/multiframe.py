@@ -15,6 +15,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from engine.errors import InputError
+from engine.io.guard import boundary
 from engine.io.headers import SliceHeader, _float, _floats, _windows
 
 log = logging.getLogger(__name__)
@@ -22,20 +23,19 @@ log = logging.getLogger(__name__)
 
 def frame_headers(h: SliceHeader) -> list[SliceHeader]:
     """One header per frame of the multi-frame file ``h``; several phases → the first, stated."""
-    try:
+    # pydicom parses sequences lazily: damage may surface while the functional groups are read
+    with boundary("the multi-frame file"):
         ds = pydicom.dcmread(h.path, stop_before_pixels=True)
-    except Exception as exc:
-        raise InputError(f"the multi-frame file cannot be read ({type(exc).__name__})") from None
-    shared = _first(ds, "SharedFunctionalGroupsSequence")
-    per_frame = list(ds.get("PerFrameFunctionalGroupsSequence", []) or [])
-    if per_frame and len(per_frame) != h.frames:
-        raise InputError(f"the multi-frame file lists {len(per_frame)} frame descriptions for "
-                         f"{h.frames} frames")
-    offsets = _grid_offsets(ds, h.frames)
-    frames = []
-    for f in range(h.frames):
-        item = per_frame[f] if per_frame else None
-        frames.append(_frame(h, f, item, shared, offsets))
+        shared = _first(ds, "SharedFunctionalGroupsSequence")
+        per_frame = list(ds.get("PerFrameFunctionalGroupsSequence", []) or [])
+        if per_frame and len(per_frame) != h.frames:
+            raise InputError(f"the multi-frame file lists {len(per_frame)} frame descriptions "
+                             f"for {h.frames} frames")
+        offsets = _grid_offsets(ds, h.frames)
+        frames = []
+        for f in range(h.frames):
+            item = per_frame[f] if per_frame else None
+            frames.append(_frame(h, f, item, shared, offsets))
     if all(fr.position is None for fr in frames) and h.frames > 1:
         raise InputError("the multi-frame file gives no frame positions; its geometry is unknown")
     return _first_phase(frames)

@@ -19,12 +19,13 @@ import numpy as np
 import pydicom
 
 from engine.errors import CandorError, InputError, UnsupportedError
+from engine.io.guard import MAX_VOXEL_BYTES, boundary, check_allocation, position
 from engine.io.headers import SliceHeader, decoder_hint
 from engine.jobs import CancelToken, ProgressCallback, report
 
 log = logging.getLogger(__name__)
 
-MAX_VOLUME_BYTES = 32 * 1024**3
+MAX_VOLUME_BYTES = MAX_VOXEL_BYTES  # the default; see engine.io.guard (CANDOR_MAX_VOLUME_BYTES)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,7 @@ def available_memory() -> int | None:
 def allocate(shape: tuple[int, int, int], dtype: np.dtype) -> np.ndarray:
     """The volume's array, refused up front when it cannot fit (np.empty alone would not fail)."""
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes > MAX_VOLUME_BYTES:
-        raise InputError(f"the volume would need {nbytes / 1024**3:.1f} GiB; larger than Candor "
-                         f"loads ({MAX_VOLUME_BYTES // 1024**3} GiB)")
+    check_allocation(nbytes, "the volume")
     free = available_memory()
     if free is not None and nbytes > 0.9 * free:
         raise InputError(f"the volume needs {nbytes / 1024**3:.1f} GiB of memory but only "
@@ -154,23 +153,28 @@ class _SliceFiller:
             buf = self.local.buf = np.empty(self.array.shape[1:], dtype=self.plan.stored)
         return buf
 
+    def where(self, k: int) -> str:
+        return position(k, self.array.shape[0])
+
     def raw(self, k: int, h: SliceHeader) -> None:
         target = self.array[k] if self.direct else self._scratch()
-        with open(h.path, "rb") as fp:
-            fp.seek(h.pixel_offset)
-            got = fp.readinto(memoryview(target).cast("B"))
+        with boundary(f"the file of {self.where(k)}"):
+            with open(h.path, "rb") as fp:
+                fp.seek(h.pixel_offset)
+                got = fp.readinto(memoryview(target).cast("B"))
         if got != target.nbytes:
-            raise InputError(f"a file of this series is truncated ({os.path.basename(h.path)})")
+            raise InputError(f"the file of {self.where(k)} is truncated (it changed since the "
+                             "scan, or the disk returned fewer bytes)")
         if not self.direct:
             self._convert(k, target)
         elif self.plan.deferred:
             self._track(target)
 
     def decoded(self, k: int, h: SliceHeader) -> None:
-        pixels = _decode(h)
+        pixels = _decode(h, self.where(k))
         if pixels.shape != self.array.shape[1:]:
-            raise InputError(f"a slice has {pixels.shape} pixels, the stack "
-                             f"{self.array.shape[1:]} ({os.path.basename(h.path)})")
+            raise InputError(f"{self.where(k)} decodes to {pixels.shape} pixels, the stack has "
+                             f"{self.array.shape[1:]}")
         scratch = self._scratch()
         scratch[...] = pixels  # pydicom already applied BitsStored and the sign
         self._convert(k, scratch, masked=True)
@@ -180,18 +184,24 @@ class _SliceFiller:
         from pydicom.pixels import iter_pixels
 
         where = {headers[k].frame_index: k for k in ks}
-        path = headers[ks[0]].path
-        try:
-            for f, pixels in enumerate(iter_pixels(path, indices=sorted(where))):
-                k = where[sorted(where)[f]]
+        indices = sorted(where)
+        h = headers[ks[0]]
+        name = pydicom.uid.UID(h.transfer_syntax).name
+
+        def subject(f: int) -> str:  # the frame being decoded when the decoder fails
+            return f"the {name} pixel data of frame {indices[f] + 1} of the multi-frame file"
+
+        guard = boundary(subject(0), "decoded", convert=lambda exc: _missing_decoder(exc, h))
+        with guard:
+            for f, pixels in enumerate(iter_pixels(h.path, indices=indices)):
+                if pixels.shape != self.array.shape[1:]:
+                    raise InputError(f"frame {indices[f] + 1} of the multi-frame file decodes to "
+                                     f"{pixels.shape} pixels, the stack has {self.array.shape[1:]}")
                 self._scratch()[...] = pixels
-                self._convert(k, self._scratch(), masked=True)
+                self._convert(where[indices[f]], self._scratch(), masked=True)
                 if f % 8 == 0:
                     report(progress, cancel, f / len(headers), f"decoding frames ({f}/{len(ks)})")
-        except CandorError:
-            raise
-        except Exception as exc:
-            raise _decode_error(exc, headers[ks[0]]) from None
+                guard.subject = subject(min(f + 1, len(indices) - 1))
 
     def _convert(self, k: int, raw: np.ndarray, masked: bool = False) -> None:
         plan = self.plan
@@ -253,27 +263,23 @@ def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) ->
     return wide
 
 
-def _decode(h: SliceHeader) -> np.ndarray:
-    try:
+def _decode(h: SliceHeader, where: str) -> np.ndarray:
+    """Decode one file's (or one frame's) pixels, behind the decoder boundary."""
+    subject = f"the {pydicom.uid.UID(h.transfer_syntax).name} pixel data of {where}"
+    with boundary(subject, "decoded", convert=lambda exc: _missing_decoder(exc, h)):
         ds = pydicom.dcmread(h.path, force=True)
         if h.frame_index is not None:
             from pydicom.pixels import pixel_array
 
             return pixel_array(ds, index=h.frame_index)
         return ds.pixel_array
-    except CandorError:
-        raise
-    except Exception as exc:
-        raise _decode_error(exc, h) from None
 
 
-def _decode_error(exc: Exception, h: SliceHeader) -> CandorError:
+def _missing_decoder(exc: BaseException, h: SliceHeader) -> CandorError | None:
     """A missing decoder names the package to install; anything else is a damaged file."""
-    text = str(exc).lower()
-    syntax = pydicom.uid.UID(h.transfer_syntax)
-    if isinstance(exc, (RuntimeError, NotImplementedError)) and (
-            "missing dependencies" in text or "no pixel data decoders" in text):
+    text = str(exc).lower() if isinstance(exc, (RuntimeError, NotImplementedError)) else ""
+    if "missing dependencies" in text or "no pixel data decoders" in text:
+        syntax = pydicom.uid.UID(h.transfer_syntax)
         return UnsupportedError(f"no decoder for {syntax.name} is installed; install "
                                 f"{decoder_hint(h.transfer_syntax)}")
-    return InputError(f"the {syntax.name} pixel data of {os.path.basename(h.path)} is damaged "
-                      "and cannot be decoded")
+    return None

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from engine.errors import InputError
+from engine.errors import CandorError, InputError
 from engine.io.dicomdir import dicomdir_files, is_dicomdir
 from engine.io.grouping import group
-from engine.io.headers import SkipFile, SliceHeader, read_header
+from engine.io.headers import SliceHeader, read_header
 from engine.io.model import ScanResult, Skipped
 from engine.jobs import CancelToken, ProgressCallback, report
 
@@ -106,5 +106,5 @@ def read_headers(files: list[Path], skipped: list[Skipped], *,
 def _safe_header(path: Path) -> SliceHeader | str:
     try:
         return read_header(path)
-    except SkipFile as exc:
+    except CandorError as exc:  # SkipFile, and whatever else the header reader refuses
         return str(exc)
