@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import InputError, UnsupportedError
+from engine.io.detached import HeaderRefs, data_files
+from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stream_error
+from engine.io.image_checks_nifti import (check_declared_size, orientation_warnings,
+                                          read_nifti_header, spacing_warning)
 from engine.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -35,35 +39,67 @@ def suffix_of(path: str | os.PathLike) -> str:
 
 
 def read_image(path: str | os.PathLike) -> Volume:
-    """Read a NIfTI/NRRD/MetaImage file into a :class:`Volume` (orientation in LPS)."""
+    """Read a NIfTI/NRRD/MetaImage file into a :class:`Volume` (orientation in LPS).
+
+    A detached header may only name data files in its own folder (checked before SimpleITK opens
+    anything); what SimpleITK fills in silently (1 mm for a missing spacing, one of two
+    disagreeing orientations, zeros for a short stream, NaN voxels) is refused or stated in
+    ``volume.warnings``.
+    """
     import SimpleITK as sitk
 
     path = Path(path)
+    refs = data_files(path)
+    nifti = read_nifti_header(path) if suffix_of(path) in (".nii", ".nii.gz", ".hdr") else None
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError as exc:
-        if "orthonormal" in str(exc):
-            raise InputError(f"the {_kind(path)} declares a skewed (non-orthonormal) orientation; "
-                             "its geometry cannot be represented") from None
-        raise InputError(f"the {_kind(path)} is not readable (damaged or truncated header)") from None
-    size = list(reader.GetSize())
-    comps = reader.GetNumberOfComponents()
-    _check_header(path, reader, size, comps)
-    _check_gzip_complete(path)
-    try:
-        image = reader.Execute()
-    except RuntimeError:
-        raise InputError(f"the {_kind(path)} is damaged or truncated: its pixel data cannot be read") from None
+    reader.SetImageIO(_IMAGE_IO.get(_format_name(path), ""))
+    with _itk_warnings_off():
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as exc:
+            if "orthonormal" in str(exc):
+                raise InputError(f"the {_kind(path)} declares a skewed (non-orthonormal) orientation; "
+                                 "its geometry cannot be represented") from None
+            raise InputError(f"the {_kind(path)} is not readable (damaged or truncated header)") from None
+        size = list(reader.GetSize())
+        comps = reader.GetNumberOfComponents()
+        _check_header(path, reader, size, comps, refs)
+        _check_complete(path, reader, size, nifti, refs)
+        try:
+            image = reader.Execute()
+        except RuntimeError:
+            raise InputError(f"the {_kind(path)} is damaged or truncated: its pixel data cannot be read") from None
     warnings: list[str] = []
+    dim = image.GetDimension()
     image = _to_3d(image, warnings)
     meta = {"source_format": _format_name(path), "source_files": [str(path)]}
     volume = Volume.from_sitk(image, "OT", meta, warnings)
+    volume.warnings.extend(_geometry_warnings(path, nifti, refs, volume, min(dim, 3)))
+    nonfinite = sanitize_nonfinite(volume.array)
+    if nonfinite:
+        volume.warnings.append(nonfinite)
     return volume
 
 
-def _check_header(path: Path, reader, size: list[int], comps: int) -> None:
+_IMAGE_IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO", "metaimage": "MetaImageIO",
+             "analyze": "NiftiImageIO"}
+
+
+@contextmanager
+def _itk_warnings_off():
+    """ITK prints warnings with the file's path on stderr (a path can identify a patient)."""
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(before)
+
+
+def _check_header(path: Path, reader, size: list[int], comps: int, refs: HeaderRefs) -> None:
     import SimpleITK as sitk
 
     if comps != 1:
@@ -77,31 +113,71 @@ def _check_header(path: Path, reader, size: list[int], comps: int) -> None:
     itemsize = sitk.GetPixelIDValueAsString(reader.GetPixelID())
     bytes_per = _bytes_per_pixel(itemsize)
     need = int(np.prod(size, dtype=np.int64)) * bytes_per
-    have = _data_bytes_bound(path)
+    have = _data_bytes_bound(path, refs)
     if need > have:
         raise InputError(f"the {_kind(path)} declares {'×'.join(map(str, size))} voxels "
                          f"({need / 1e6:.0f} MB) but the file cannot hold them")
 
 
-def _check_gzip_complete(path: Path) -> None:
-    """ITK reads a cut .gz as if it were whole (the rest zero-filled): check the stream first.
+def _check_complete(path: Path, reader, size: list[int], nifti, refs: HeaderRefs) -> None:
+    """The bytes a file holds (inflated when compressed) must cover what its header declares.
 
-    Streams through the file in 1 MiB pieces, so memory stays constant.
+    ITK zero-fills the rest of a short stream without a word (a NIfTI cut before it was gzipped,
+    a MetaImage whose zlib stream is short). Streams are counted in constant memory.
     """
-    if not _is_gzip(path):
+    import SimpleITK as sitk
+
+    if nifti is not None and _format_name(path) == "nifti":
+        have = inflated_size(path, 0, _kind(path)) if _is_gzip(path) else path.stat().st_size
+        check_declared_size(path, nifti, have)
         return
-    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
-    with open(path, "rb") as fp:
-        while chunk := fp.read(1 << 20):
-            try:
-                while chunk:
-                    inflater.decompress(chunk, 1 << 22)
-                    chunk = inflater.unconsumed_tail
-            except zlib.error:
-                raise InputError(f"the {_kind(path)} is damaged: its compressed data is corrupt") from None
-            if inflater.eof:
-                return
-    raise InputError(f"the {_kind(path)} is damaged or truncated: its compressed data ends early")
+    if _is_gzip(path):  # any other whole-file gzip: at least a complete stream
+        inflated_size(path, 0, _kind(path))
+        return
+    if _format_name(path) != "metaimage" or refs.fields.get("compresseddata", "").lower() != "true":
+        return
+    need = int(np.prod(size, dtype=np.int64)) * _bytes_per_pixel(
+        sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+    if refs.files:
+        have = sum(inflated_size(f, 0, _kind(path)) for f in _existing(refs.files))
+    else:
+        offset = _int(refs.fields.get("headersize")) or refs.header_end
+        have = inflated_size(path, max(offset, 0), _kind(path))
+    if have < need:
+        raise short_stream_error(_kind(path), have, need)
+
+
+def _existing(files: list[Path]) -> list[Path]:
+    """Each data file as MetaIO opens it: the name itself, else ``name.gz`` / ``name.Z``."""
+    out = []
+    for f in files:
+        for candidate in (f, f.with_name(f.name + ".gz"), f.with_name(f.name + ".Z")):
+            if candidate.is_file():
+                out.append(candidate)
+                break
+    return out
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(float(text)) if text else 0
+    except ValueError:
+        return 0
+
+
+def _geometry_warnings(path: Path, nifti, refs: HeaderRefs, volume: Volume, ndim: int) -> list[str]:
+    """What the header left out or contradicts, in words (never guess geometry silently)."""
+    if nifti is not None:
+        out = [w for w in [spacing_warning(nifti, ndim)] if w]
+        return out + orientation_warnings(nifti, volume.geometry.affine_lps)
+    fields = refs.fields
+    if _format_name(path) == "metaimage" and not ({"elementspacing", "elementsize"} & fields.keys()):
+        return ["voxel spacing missing in the file (no ElementSpacing); 1 mm assumed, so distances "
+                "and volumes may be wrong"]
+    if _format_name(path) == "nrrd" and not ({"spacings", "space directions"} & fields.keys()):
+        return ["voxel spacing missing in the file (no spacings or space directions); 1 mm "
+                "assumed, so distances and volumes may be wrong"]
+    return []
 
 
 def _bytes_per_pixel(name: str) -> int:
@@ -111,35 +187,18 @@ def _bytes_per_pixel(name: str) -> int:
     return 1
 
 
-def _data_bytes_bound(path: Path) -> int:
+def _data_bytes_bound(path: Path, refs: HeaderRefs) -> int:
     """Most pixel bytes the file (and, for .mhd/.nhdr, its data files) could decompress to."""
-    files = [path] + _detached_data(path)
+    files = [path] + _existing(refs.files)
     total = 0
     for f in files:
         try:
             size = f.stat().st_size
         except OSError:
             continue
-        compressed = f.name.lower().endswith((".gz", ".raw.gz", ".zraw")) or _is_gzip(f)
+        compressed = f.name.lower().endswith((".gz", ".raw.gz", ".zraw", ".z")) or _is_gzip(f)
         total += size * _GZIP_MAX_RATIO if compressed or _maybe_compressed(path) else size
     return total
-
-
-def _detached_data(path: Path) -> list[Path]:
-    if suffix_of(path) not in (".mhd", ".nhdr"):
-        return []
-    try:
-        text = path.read_text(errors="replace")[:65536]
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        key, _, value = line.partition("=") if "=" in line else line.partition(":")
-        if key.strip().lower() in ("elementdatafile", "data file", "datafile"):
-            name = value.strip()
-            if name and name.upper() != "LOCAL":
-                out.append(path.parent / name)
-    return out
 
 
 def _is_gzip(path: Path) -> bool:
@@ -152,7 +211,7 @@ def _is_gzip(path: Path) -> bool:
 
 def _maybe_compressed(path: Path) -> bool:
     """MetaImage/NRRD may compress data inside the file (zlib/gzip encodings)."""
-    if suffix_of(path) not in (".mha", ".nrrd"):
+    if suffix_of(path) not in (".mha", ".nrrd", ".mhd", ".nhdr"):
         return False
     with open(path, "rb") as fp:
         head = fp.read(4096).lower()
@@ -179,13 +238,15 @@ def _to_3d(image, warnings: list[str]):
 
 def _kind(path: Path) -> str:
     """How errors name a file: by format, never by name (names can identify a patient)."""
-    return {"nifti": "NIfTI file", "nrrd": "NRRD file", "metaimage": "MetaImage file"}.get(
+    return {"nifti": "NIfTI file", "nrrd": "NRRD file", "metaimage": "MetaImage file",
+            "analyze": "Analyze/NIfTI pair"}.get(
         _format_name(path), "image file")
 
 
 def _format_name(path: Path) -> str:
     return {".nii": "nifti", ".nii.gz": "nifti", ".nrrd": "nrrd", ".nhdr": "nrrd",
-            ".mha": "metaimage", ".mhd": "metaimage"}.get(suffix_of(path), "image")
+            ".mha": "metaimage", ".mhd": "metaimage", ".hdr": "analyze", ".img": "analyze"}.get(
+                suffix_of(path), "image")
 
 
 def write_image(volume: Volume, path: str | os.PathLike) -> Path:
