@@ -19,8 +19,8 @@ import numpy as np
 from engine.errors import InputError, UnsupportedError
 from engine.io.detached import HeaderRefs, data_files
 from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stream_error
-from engine.io.image_checks_nifti import (check_declared_size, orientation_warnings,
-                                          read_nifti_header, spacing_warning)
+from engine.io.image_checks_nifti import (check_declared_size, file_nonfinite_warning,
+                                          orientation_warnings, read_nifti_header, spacing_warning)
 from engine.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,8 @@ def _geometry_warnings(path: Path, nifti, refs: HeaderRefs, volume: Volume, ndim
     """What the header left out or contradicts, in words (never guess geometry silently)."""
     if nifti is not None:
         out = [w for w in [spacing_warning(nifti, ndim)] if w]
+        if _format_name(path) == "nifti":
+            out += [w for w in [file_nonfinite_warning(path, nifti)] if w]
         return out + orientation_warnings(nifti, volume.geometry.affine_lps)
     fields = refs.fields
     if _format_name(path) == "metaimage" and not ({"elementspacing", "elementsize"} & fields.keys()):

@@ -1,9 +1,10 @@
 """Checks on what an image file holds, shared by every reader: non-finite voxels, short streams.
 
 ``sanitize_nonfinite(array)`` is the one rule for NaN/±inf voxels in any float image (NIfTI,
-NRRD, MetaImage, DICOM float pixel data): they are counted and replaced in place, NaN by 0 and
-±inf by the image's largest/smallest finite value, and the returned warning says so. Keeping NaN
-would poison every later step (window levels, normalisation before a network, statistics).
+NRRD, MetaImage, DICOM float pixel data): they are counted and set to 0 in place (what ITK's
+NIfTI reader does on its own, silently), and the returned warning says so. Keeping NaN would
+poison every later step (window levels, normalisation before a network, statistics).
+``nonfinite_sentence`` words the same warning for counts made elsewhere (in the file itself).
 
 ``inflated_size(path, offset)`` counts, in constant memory, the bytes a gzip/zlib stream inflates
 to, so a complete but short stream (a file cut *before* it was compressed) is caught instead of
@@ -24,9 +25,8 @@ _SLAB = 1 << 22  # voxels examined at a time, so the masks stay small
 
 
 def sanitize_nonfinite(array: np.ndarray) -> str | None:
-    """Replace NaN/±inf voxels of a float ``array`` in place; a sentence saying what was done.
+    """Set NaN/±inf voxels of a float ``array`` to 0 in place; a sentence saying so.
 
-    NaN becomes 0, +inf the largest finite voxel, -inf the smallest (0 when none is finite).
     Returns ``None`` when every voxel is finite (and for integer arrays, which cannot hold them).
     """
     if array.dtype.kind not in "fc" or array.size == 0:
@@ -35,42 +35,41 @@ def sanitize_nonfinite(array: np.ndarray) -> str | None:
     if not np.shares_memory(flat, array):
         raise ValueError("sanitize_nonfinite needs an array it can change in place")
     n_nan = n_inf = 0
-    lo, hi = np.inf, -np.inf
     for start in range(0, flat.size, _SLAB):
         part = flat[start:start + _SLAB]
         finite = np.isfinite(part)
         if finite.all():
-            lo, hi = min(lo, part.min()), max(hi, part.max())
             continue
         nan = np.isnan(part)
         n_nan += int(nan.sum())
         n_inf += int((~finite & ~nan).sum())
-        if finite.any():
-            lo, hi = min(lo, part[finite].min()), max(hi, part[finite].max())
-    if n_nan == 0 and n_inf == 0:
-        return None
-    if not np.isfinite(lo):
-        lo = hi = 0.0
-    for start in range(0, flat.size, _SLAB):
-        part = flat[start:start + _SLAB]
-        np.nan_to_num(part, copy=False, nan=0.0, posinf=hi, neginf=lo)
-    return _nonfinite_sentence(n_nan, n_inf, flat.size, lo, hi)
+        part[~finite] = 0
+    return nonfinite_sentence(n_nan, n_inf, flat.size) if n_nan or n_inf else None
 
 
-def _nonfinite_sentence(n_nan: int, n_inf: int, total: int, lo: float, hi: float) -> str:
+def nonfinite_sentence(n_nan: int, n_inf: int, total: int) -> str:
     parts = []
     if n_nan:
-        parts.append(f"{n_nan:,} voxel{'s' if n_nan != 1 else ''} hold no number (NaN)")
+        parts.append(f"{n_nan:,} voxel{'s' if n_nan != 1 else ''} hold{'s' if n_nan == 1 else ''} no number (NaN)")
     if n_inf:
         parts.append(f"{n_inf:,} {'are' if n_inf != 1 else 'is'} infinite")
-    what = []
-    if n_nan:
-        what.append("NaN set to 0")
-    if n_inf:
-        what.append(f"infinities set to the largest/smallest finite value ({hi:g} / {lo:g})")
-    share = 100.0 * (n_nan + n_inf) / total
-    return (f"{' and '.join(parts)} ({share:.2g} % of the image); {' and '.join(what)}: "
-            "these voxels carry no measurement")
+    share = 100.0 * (n_nan + n_inf) / total if total else 100.0
+    return (f"{' and '.join(parts)} ({share:.2g} % of the image); they were set to 0 and carry "
+            "no measurement")
+
+
+def count_nonfinite(chunks, dtype: np.dtype) -> tuple[int, int]:
+    """NaN and ±inf counts over an iterable of byte chunks holding ``dtype`` items."""
+    n_nan = n_inf = 0
+    rest = b""
+    for chunk in chunks:
+        chunk = rest + chunk
+        cut = len(chunk) - len(chunk) % dtype.itemsize
+        values, rest = np.frombuffer(chunk[:cut], dtype), chunk[cut:]
+        nan = np.isnan(values)
+        n_nan += int(nan.sum())
+        n_inf += int(np.isinf(values).sum())
+    return n_nan, n_inf
 
 
 def inflated_size(path: Path, offset: int = 0, kind: str = "image file") -> int:
@@ -110,4 +109,5 @@ def short_stream_error(kind: str, have: int, need: int) -> InputError:
                       "read as zeros, so the image was not loaded")
 
 
-__all__ = ["inflated_size", "sanitize_nonfinite", "short_stream_error"]
+__all__ = ["count_nonfinite", "inflated_size", "nonfinite_sentence", "sanitize_nonfinite",
+           "short_stream_error"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
+from engine.io.image_checks import count_nonfinite, nonfinite_sentence
 
 _FIELDS = {  # name: (NIfTI-1 offset, type, count), (NIfTI-2 offset, type, count)
     "dim": ((40, "i2", 8), (16, "i8", 8)),
@@ -46,6 +47,8 @@ class NiftiHeader:
     sform_code: int
     quatern: tuple[float, ...]
     srow: np.ndarray  # 3×4
+    datatype: int = 0
+    byteorder: str = "<"
 
     @property
     def data_bytes(self) -> int:
@@ -87,7 +90,8 @@ def _parse(raw: bytes, order: str, version: int) -> NiftiHeader:
         qform_code=int(get("qform_code")[0]) if nifti else 0,
         sform_code=int(get("sform_code")[0]) if nifti else 0,
         quatern=tuple(float(v) for v in get("quatern")),
-        srow=get("srow").astype(np.float64).reshape(3, 4))
+        srow=get("srow").astype(np.float64).reshape(3, 4),
+        datatype=int(get("datatype")[0]), byteorder=order)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -156,6 +160,31 @@ def _gap(a: np.ndarray, b: np.ndarray, corners: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(d, axis=1))) if np.all(np.isfinite(d)) else float("inf")
 
 
+_FLOAT_TYPES = {16: "f4", 64: "f8"}
+
+
+def file_nonfinite_warning(path: Path, h: NiftiHeader) -> str | None:
+    """ITK's NIfTI reader turns NaN/±inf voxels into 0 without a word: count them in the file.
+
+    Streams the voxel bytes (inflating a ``.nii.gz`` on the fly), so memory stays constant.
+    """
+    kind = _FLOAT_TYPES.get(h.datatype)
+    if kind is None:
+        return None
+
+    def chunks():
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as fp:
+            fp.seek(h.vox_offset)
+            left = h.data_bytes
+            while left > 0 and (chunk := fp.read(min(left, 1 << 22))):
+                left -= len(chunk)
+                yield chunk
+
+    n_nan, n_inf = count_nonfinite(chunks(), np.dtype(f"{h.byteorder}{kind}"))
+    return nonfinite_sentence(n_nan, n_inf, h.n_voxels) if n_nan or n_inf else None
+
+
 def check_declared_size(path: Path, h: NiftiHeader, have: int) -> None:
     """``have`` bytes (the file, or what its gzip stream inflates to) must hold header + voxels."""
     need = h.vox_offset + h.data_bytes
@@ -167,5 +196,5 @@ def check_declared_size(path: Path, h: NiftiHeader, have: int) -> None:
                          "would read as zeros, so the image was not loaded")
 
 
-__all__ = ["NiftiHeader", "check_declared_size", "is_sheared", "orientation_warnings",
+__all__ = ["NiftiHeader", "check_declared_size", "file_nonfinite_warning", "is_sheared", "orientation_warnings",
            "qform_affine", "read_nifti_header", "spacing_warning"]
