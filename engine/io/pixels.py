@@ -19,6 +19,7 @@ import numpy as np
 import pydicom
 
 from engine.errors import CandorError, InputError, UnsupportedError
+from engine.io.codestream import check_frame
 from engine.io.guard import MAX_VOXEL_BYTES, boundary, check_allocation, position
 from engine.io.headers import SliceHeader, decoder_hint
 from engine.jobs import CancelToken, ProgressCallback, report
@@ -193,7 +194,10 @@ class _SliceFiller:
 
         guard = boundary(subject(0), "decoded", convert=lambda exc: _missing_decoder(exc, h))
         with guard:
-            for f, pixels in enumerate(iter_pixels(h.path, indices=indices)):
+            ds = pydicom.dcmread(h.path, force=True)
+            _check_codestream(ds, h, indices, subject)
+            guard.subject = subject(0)
+            for f, pixels in enumerate(iter_pixels(ds, indices=indices)):
                 if pixels.shape != self.array.shape[1:]:
                     raise InputError(f"frame {indices[f] + 1} of the multi-frame file decodes to "
                                      f"{pixels.shape} pixels, the stack has {self.array.shape[1:]}")
@@ -268,11 +272,35 @@ def _decode(h: SliceHeader, where: str) -> np.ndarray:
     subject = f"the {pydicom.uid.UID(h.transfer_syntax).name} pixel data of {where}"
     with boundary(subject, "decoded", convert=lambda exc: _missing_decoder(exc, h)):
         ds = pydicom.dcmread(h.path, force=True)
+        _check_codestream(ds, h, [h.frame_index or 0], lambda i: subject)
         if h.frame_index is not None:
             from pydicom.pixels import pixel_array
 
             return pixel_array(ds, index=h.frame_index)
         return ds.pixel_array
+
+
+def _check_codestream(ds, h: SliceHeader, indices: list[int], subject_of) -> None:
+    """Compare each wanted compressed frame with the header before a decoder sees it."""
+    syntax = pydicom.uid.UID(h.transfer_syntax)
+    if not syntax.is_encapsulated or "PixelData" not in ds:
+        return
+    from pydicom.encaps import generate_frames
+
+    wanted = {i: n for n, i in enumerate(indices)}
+    extended = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        extended = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    frames = generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1),
+                             extended_offsets=extended)
+    for i, frame in enumerate(frames):
+        if i in wanted:
+            for note in check_frame(frame, syntax, h.rows, h.columns, h.samples,
+                                    h.bits_allocated, subject_of(wanted[i])):
+                if note not in h.warnings:
+                    h.warnings.append(note)
+        if i >= indices[-1]:
+            break
 
 
 def _missing_decoder(exc: BaseException, h: SliceHeader) -> CandorError | None:

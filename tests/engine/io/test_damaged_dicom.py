@@ -22,6 +22,7 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, generate_frames
 
 from engine.errors import CandorError, InputError
+from engine.io.codestream import ENDS_EARLY
 from engine.io import load, scan
 from engine.io.guard import boundary, guarded_call
 from tests.engine.io.corpus import PIXEL_TAG, peak_allocation, series, set_attr
@@ -127,12 +128,30 @@ def test_boundary_converts_base_exceptions_but_not_interrupts():
         raise InputError("kept")
 
 
-def test_rle_with_lying_rows_columns_is_a_candor_error_not_a_panic(tmp_path):
-    copy_testdata("MR_small_RLE.dcm", tmp_path, lie_rows_columns(64, 32))
+@pytest.mark.parametrize("rows, columns, what", [(64, 32, "more"), (8, 8, "more"), (65, 64, "fewer")])
+def test_rle_with_lying_rows_columns_is_a_candor_error_not_a_panic(tmp_path, capfd, rows, columns,
+                                                                   what):
+    """64×32 made pylibjpeg-rle panic (a BaseException, and Rust's message on stderr); 8×8 gave
+    the first 64 pixels of the real 64×64 image as if nothing were wrong."""
+    copy_testdata("MR_small_RLE.dcm", tmp_path, lie_rows_columns(rows, columns))
     with pytest.raises(InputError) as err:
         load(tmp_path)
-    assert str(err.value) == ("the RLE Lossless pixel data of slice 1 of 1 is damaged and cannot "
-                              "be decoded (the decoder failed on inconsistent data)")
+    assert str(err.value) == (f"the RLE Lossless pixel data of slice 1 of 1 is damaged and cannot "
+                              f"be decoded (an RLE segment holds {what} than the {rows * columns} "
+                              "pixels of Rows × Columns)")
+    assert "panicked" not in capfd.readouterr().err
+
+
+def test_rle_decoder_panic_itself_is_caught(tmp_path, monkeypatch):
+    """Even when the pre-check is bypassed, the panic is converted at the boundary."""
+    from engine.io import codestream
+
+    monkeypatch.setattr(codestream, "check_frame", lambda *a, **k: [])
+    monkeypatch.setattr("engine.io.pixels.check_frame", lambda *a, **k: [])
+    copy_testdata("MR_small_RLE.dcm", tmp_path, lie_rows_columns(64, 32))
+    with pytest.raises(InputError, match=r"slice 1 of 1 is damaged and cannot be decoded "
+                                         r"\(the decoder failed on inconsistent data\)"):
+        load(tmp_path)
 
 
 def test_rle_with_truncated_segments_is_a_candor_error(tmp_path):
@@ -154,12 +173,29 @@ def test_jpeg_family_damage_is_a_candor_error_or_a_correct_shape(tmp_path, name,
     edit = {"taller": lie_rows_columns(rows * 2, cols), "narrower": lie_rows_columns(rows, cols // 2),
             "truncated": truncate_frames}[damage]
     copy_testdata(name, tmp_path, edit)
+    if damage != "truncated":  # caught before the decoder allocates what its stream declares
+        with pytest.raises(InputError, match=rf"pixel data of slice 1 of 1 is damaged and cannot "
+                                             rf"be decoded \(its codestream declares {cols}×{rows} "):
+            load(tmp_path)
+        return
     try:
         volume = load(tmp_path)
     except CandorError as exc:
-        assert "slice 1 of 1" in str(exc) and "image.dcm" not in str(exc)
+        assert "slice 1 of 1 is damaged" in str(exc) and "image.dcm" not in str(exc)
         return
-    assert damage == "truncated" and volume.size[:2] == (cols, rows)  # the decoder filled it in
+    assert volume.size[:2] == (cols, rows) and ENDS_EARLY in volume.warnings  # decoder filled in
+
+
+def test_jpeg2000_offset_beyond_the_image_is_refused(tmp_path):
+    def offset(ds):
+        frame = bytearray(next(generate_frames(ds.PixelData, number_of_frames=1)))
+        siz = frame.index(b"\xff\x4f\xff\x51") + 8
+        xsiz = struct.unpack_from(">I", frame, siz)[0]
+        struct.pack_into(">I", frame, siz + 8, xsiz + 5)  # XOsiz past Xsiz
+        ds.PixelData = encapsulate([bytes(frame)])
+    copy_testdata("MR_small_jp2klossless.dcm", tmp_path, offset)
+    with pytest.raises(InputError, match="its codestream declares"):
+        load(tmp_path)
 
 
 def test_decoder_failure_in_a_series_names_the_slice_by_position(tmp_path):
