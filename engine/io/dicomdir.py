@@ -60,7 +60,8 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
 def _parts(ref) -> list[str]:
     if not ref:
         return []
-    return [str(p) for p in (ref if isinstance(ref, (list, pydicom.multival.MultiValue)) else [ref])]
+    many = isinstance(ref, (list, pydicom.multival.MultiValue))
+    return [str(p) for p in (ref if many else [ref])]
 
 
 def _safe_target(root: Path, parts: list[str]) -> Path | None:
