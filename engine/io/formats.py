@@ -4,7 +4,9 @@ SimpleITK converts every format's own convention (NIfTI's RAS qform/sform, NRRD'
 directions) to ITK's LPS geometry, so an image and a mask written by any tool line up. Before
 any pixel is read the header is checked: the declared size must fit the file (a 2 GB array
 declared in a 300-byte file is refused before allocating), spacing must be finite and positive
-and the direction orthonormal.
+and the direction orthonormal, and the array must fit ``CANDOR_MAX_VOLUME_BYTES``
+(:func:`engine.io.guard.check_allocation`). SimpleITK's reads run inside
+:class:`engine.io.guard.boundary`, so whatever ITK raises becomes an ``InputError``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import InputError, UnsupportedError
 from engine.io.detached import HeaderRefs, data_files
+from engine.io.guard import boundary, check_allocation
 from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stream_error
 from engine.io.image_checks_nifti import (check_declared_size, file_nonfinite_warning,
                                           orientation_warnings, read_nifti_header, spacing_warning)
@@ -55,21 +59,14 @@ def read_image(path: str | os.PathLike) -> Volume:
     reader.SetFileName(str(path))
     reader.SetImageIO(_IMAGE_IO.get(_format_name(path), ""))
     with _itk_warnings_off():
-        try:
+        with boundary(f"the {_kind(path)}", convert=partial(_header_error, path)):
             reader.ReadImageInformation()
-        except RuntimeError as exc:
-            if "orthonormal" in str(exc):
-                raise InputError(f"the {_kind(path)} declares a skewed (non-orthonormal) orientation; "
-                                 "its geometry cannot be represented") from None
-            raise InputError(f"the {_kind(path)} is not readable (damaged or truncated header)") from None
         size = list(reader.GetSize())
         comps = reader.GetNumberOfComponents()
         _check_header(path, reader, size, comps, refs)
         _check_complete(path, reader, size, nifti, refs)
-        try:
+        with boundary(f"the {_kind(path)}", convert=partial(_pixel_error, path)):
             image = reader.Execute()
-        except RuntimeError:
-            raise InputError(f"the {_kind(path)} is damaged or truncated: its pixel data cannot be read") from None
     warnings: list[str] = []
     dim = image.GetDimension()
     image = _to_3d(image, warnings)
@@ -80,6 +77,22 @@ def read_image(path: str | os.PathLike) -> Volume:
     if nonfinite:
         volume.warnings.append(nonfinite)
     return volume
+
+
+def _header_error(path: Path, exc: BaseException) -> InputError | None:
+    """ITK's header errors (RuntimeError) in words; anything else: :class:`guard.boundary`'s."""
+    if not isinstance(exc, RuntimeError):
+        return None
+    if "orthonormal" in str(exc):
+        return InputError(f"the {_kind(path)} declares a skewed (non-orthonormal) orientation; "
+                          "its geometry cannot be represented")
+    return InputError(f"the {_kind(path)} is not readable (damaged or truncated header)")
+
+
+def _pixel_error(path: Path, exc: BaseException) -> InputError | None:
+    if not isinstance(exc, RuntimeError):
+        return None
+    return InputError(f"the {_kind(path)} is damaged or truncated: its pixel data cannot be read")
 
 
 _IMAGE_IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO", "metaimage": "MetaImageIO",
@@ -117,6 +130,7 @@ def _check_header(path: Path, reader, size: list[int], comps: int, refs: HeaderR
     if need > have:
         raise InputError(f"the {_kind(path)} declares {'×'.join(map(str, size))} voxels "
                          f"({need / 1e6:.0f} MB) but the file cannot hold them")
+    check_allocation(need, f"the {_kind(path)}")
 
 
 def _check_complete(path: Path, reader, size: list[int], nifti, refs: HeaderRefs) -> None:
