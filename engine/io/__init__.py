@@ -18,7 +18,11 @@ Public API (stable; everything else in this package is internal):
 ``regularize(volume, spacing=None, *, progress=None, cancel=None) -> Volume``
     Resample an irregular stack (missing slices, uneven spacing, gantry tilt) to a regular grid.
 ``write_image(volume, path) -> Path`` / ``read_image(path) -> Volume``
-    NIfTI/NRRD/MetaImage through SimpleITK, geometry preserved.
+    NIfTI/NRRD/MetaImage through SimpleITK, geometry preserved. A detached header (``.mhd``,
+    ``.nhdr``, ``.hdr``) may only name data files in its own folder. What SimpleITK would fill in
+    silently is refused (a short gzip/zlib stream) or stated in ``volume.warnings``: pixdim 0/NaN
+    or missing spacing (1 mm assumed), qform/sform disagreement and sheared sforms (which one was
+    used), NaN/inf voxels (set to 0, counted), 4-D images (first volume shown).
 ``write_series(volume, folder, *, modality=None, series_description=..., patient_name=...,
 patient_id=..., study_uid=None, series_uid=None, frame_of_reference_uid=None,
 transfer_syntax=ExplicitVRLittleEndian, rescale=None, filename_pattern="IM{index:04d}.dcm",
@@ -33,7 +37,16 @@ DICOM volumes carry these ``metadata`` keys (never patient identity): ``source_f
 uneven or tilted; see ``regularize``), and when they apply ``stack_id`` (``uid#2`` for a split
 series), ``frame_numbers`` (multi-frame), ``picked_largest_of`` (``load`` chose among several).
 Values: integer dtype kept when the rescale is exact, float32 when slopes vary or are fractional;
-MONOCHROME1 inverted (stated in ``warnings``). Errors are ``InputError``/``UnsupportedError``.
+MONOCHROME1 inverted (stated in ``warnings``); slices sharing one SOP Instance UID at different
+positions are kept and stated, true duplicates dropped and stated, polyglot preambles (ZIP, PDF,
+executables, CVE-2019-11687) stated. Errors are ``InputError``/``UnsupportedError``.
+
+Bad input: every third-party parse or decode runs inside ``engine.io.guard.boundary``, which turns
+whatever it raises (Rust panics included) into a ``guard.DamagedData`` (an ``InputError``) naming
+the file by position, never by name; in a folder scan such a file is skipped with its reason and
+the rest load. No single array larger than ``CANDOR_MAX_VOLUME_BYTES`` (default 32 GiB; e.g.
+``8G``) is allocated, and a deflated file may not inflate beyond it
+(``guard.check_allocation``); declared sizes are compared with what a file holds first.
 """
 
 from __future__ import annotations
