@@ -13,7 +13,7 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 export MPLCONFIGDIR   ?= $(CURDIR)/.cache/matplotlib
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install demo test test-fast test-slow test-installer bench train-default calibrate-trust evaluate-trust installer clean
+.PHONY: install demo test test-float32 test-fast test-slow test-installer fuzz bench train-default calibrate-trust evaluate-trust installer clean
 
 install: $(STAMP)
 
@@ -30,11 +30,27 @@ demo: install
 test: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The numeric path of a CPU without AVX-512/bf16 hardware (e.g. an AMD EPYC of the Zen 2/3 kind),
+# on any CPU: bf16 autocast off, oneDNN and ATen kernels capped at AVX2. CI runs it after `test`.
+FLOAT32_ENV := CANDOR_FORCE_FLOAT32=1 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+
+test-float32: install
+	$(FLOAT32_ENV) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 test-installer: installer
 	$(PY) -m pytest -m slow tests/installer $(PYTEST_ARGS)
+
+# The long fuzz run (docs/RELIABILITY.md): a seeded mutation fuzzer over real DICOM/NIfTI/NRRD/MHA
+# seeds, each case in a worker with a time and memory limit; new failures go to tests/fuzz/corpus/.
+FUZZ_CASES ?= 20000
+FUZZ_SEED  ?= 1
+
+fuzz: install
+	mkdir -p .cache
+	$(PY) -m tests.fuzz.run --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --json .cache/fuzz.json
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

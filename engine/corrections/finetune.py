@@ -26,7 +26,8 @@ from pathlib import Path
 from engine.corrections.finetune_data import (REGRESSION_DIR, REHEARSAL_DIR, load_regression_set,
                                               prepare, split_items, split_rehearsal)
 from engine.corrections.finetune_rehearsal import rehearsal_pairs
-from engine.corrections.finetune_train import FinetuneConfig, evaluate, train_member, validation_score
+from engine.corrections.finetune_train import (FinetuneConfig, evaluate, resolve_config, train_member,
+                                              validation_score)
 from engine.corrections.queue import CorrectionQueue
 from engine.corrections.versions import next_version, set_active
 from engine.errors import InputError
@@ -70,12 +71,12 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
     from engine.models.discovery import DEFAULT_MODEL, find_model, list_models
     from engine.models.package import load_model
 
-    cfg = config or FinetuneConfig()
     start = time.perf_counter()
     dev = resolve_device(device)
     info = find_model(model or DEFAULT_MODEL)
     loaded = load_model(info.path)
     manifest = loaded.manifest
+    cfg = resolve_config(config or FinetuneConfig(), manifest)
     report(progress, cancel, 0.0, "reading the corrections")
     with CorrectionQueue(queue_root) as queue:
         items = [i for i in queue.items() if _fits(i, manifest)]

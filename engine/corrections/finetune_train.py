@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -31,7 +32,11 @@ class FinetuneConfig:
     weight_decay: float = 1e-4
     anchor: float = 0.0  # L2-SP: pull towards the starting weights (keeps what the model knew)
     patience: int = 6  # a corrected error often takes a few epochs to start moving
-    augment_probability: float = 0.8
+    #: share of patches given the base training's intensity augmentation; None: the share the
+    #: model's own training recorded (:func:`augment_probability_of`), else 0.8. Augmenting more
+    #: than the base training did shifts the intensities the model learnt from, and the shift
+    #: shows as forgetting (over-segmented boundaries of what it already knew).
+    augment_probability: float | None = None
     focus_fraction: float = 0.6
     val_fraction: float = 0.25
     edit_weight: float = 4.0  # cross-entropy weight of the voxels the person changed (+ margin)
@@ -41,10 +46,33 @@ class FinetuneConfig:
     rehearsal_check_fraction: float = 0.34  # rehearsal cases held out to detect forgetting
     forgetting_guard: float | None = None  # epochs losing more Dice on them are not chosen (None: tolerance)
     tolerance: float = 0.02  # largest allowed drop of mean Dice on the regression set
+    schedule: str = "cosine"  # learning rate over the planned steps: "cosine" (after a warm-up) or "constant"
+    warmup_fraction: float = 0.1  # of the planned steps, rising linearly to ``lr``
     seed: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+DEFAULT_AUGMENT_PROBABILITY = 0.8
+
+
+def augment_probability_of(manifest: Manifest) -> float | None:
+    """The augmentation share the model's training recorded: ``training.augment_probability``
+    (a base training) or ``training.config.augment_probability`` (a fine-tuned version)."""
+    training = manifest.training or {}
+    for value in (training.get("augment_probability"), (training.get("config") or {}).get("augment_probability")):
+        if isinstance(value, (int, float)) and 0.0 <= value <= 1.0:
+            return float(value)
+    return None
+
+
+def resolve_config(cfg: FinetuneConfig, manifest: Manifest) -> FinetuneConfig:
+    """``cfg`` with the settings it leaves to the model (``augment_probability``) filled in."""
+    if cfg.augment_probability is not None:
+        return cfg
+    recorded = augment_probability_of(manifest)
+    return replace(cfg, augment_probability=DEFAULT_AUGMENT_PROBABILITY if recorded is None else recorded)
 
 
 def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor,
@@ -108,7 +136,8 @@ def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg:
     for pair in chosen:
         raw, lab, edited = sample_patch(rng, pair, manifest.patch_size, cfg.focus_fraction,
                                         pair.edited(cfg.edit_margin))
-        if rng.random() < cfg.augment_probability:
+        if rng.random() < (DEFAULT_AUGMENT_PROBABILITY if cfg.augment_probability is None
+                           else cfg.augment_probability):
             raw = augment_raw(rng, raw, pair.stats.upper)
         x = normalize_with(raw, pair.stats, manifest.normalization)
         w = np.where(edited, cfg.edit_weight, 1.0).astype(np.float32)
@@ -119,6 +148,26 @@ def _batch(rng: np.random.Generator, pairs: list[Pair], manifest: Manifest, cfg:
         weights.append(np.ascontiguousarray(w))
     return (torch.from_numpy(np.stack(images)[:, None]),
             torch.from_numpy(np.stack(labels).astype(np.int64)), torch.from_numpy(np.stack(weights)))
+
+
+def learning_rate(cfg: FinetuneConfig, step: int) -> float:
+    """The learning rate of optimisation step ``step`` (0-based) of ``epochs * steps_per_epoch``.
+
+    Cosine decay after a linear warm-up: the late epochs, the ones the selector usually picks,
+    take small steps, so their weights settle where both the corrections and the replayed cases
+    fit instead of jumping between the two (at a constant rate the epoch-to-epoch noise decides
+    which epoch passes the forgetting guard, and so the result depended on the CPU's rounding).
+    """
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule != "cosine":
+        raise ValueError(f"unknown learning-rate schedule {cfg.schedule!r} (known: 'cosine', 'constant')")
+    total = cfg.epochs * cfg.steps_per_epoch
+    warmup = max(1, round(cfg.warmup_fraction * total))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
 def validation_score(metrics: dict) -> float | None:
@@ -179,6 +228,8 @@ def train_member(net: nn.Module, train: list[Pair], val: list[Pair], manifest: M
         for step in range(cfg.steps_per_epoch):
             report(progress, cancel, ((epoch - 1) + step / cfg.steps_per_epoch) / cfg.epochs,
                    f"fine-tuning, epoch {epoch}/{cfg.epochs}")
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, (epoch - 1) * cfg.steps_per_epoch + step)
             x, y, w = _batch(rng, train, manifest, cfg, rehearsal)
             loss = dice_ce_loss(net(x.to(device)), y.to(device), w.to(device))
             if cfg.anchor > 0:

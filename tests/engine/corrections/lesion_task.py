@@ -7,6 +7,8 @@ miss type B — the kind of systematic under-segmentation radiologists correct.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
@@ -23,6 +25,7 @@ NAME, VERSION = "tiny-lesion", "1.0.0"
 SIZE = 24
 GEOMETRY = Geometry((SIZE, SIZE, SIZE), (2.0, 2.0, 2.0), (-24.0, -24.0, -24.0))
 LABELS = LabelTable([LabelInfo(1, "Lesion", (230, 25, 75))])
+BASE_LR, BASE_AUGMENT = 5e-3, 0.3  # the base training; fine-tuning augments as it did (recorded)
 ARCH = {"channels": [4, 8, 16], "norm_groups": 4, "dropout": 0.1, "dropout_stages": 1}
 
 
@@ -67,8 +70,11 @@ def build_base_model(folder, seed: int = 0):
                        for i, (img, _, bright_only) in enumerate(make_case(200 + i, 2, 1) for i in range(2))]
     torch.manual_seed(seed)  # the initial weights, too, are reproducible
     net = ResUNet3D(1, 2, channels=tuple(ARCH["channels"]), norm_groups=4, dropout=0.1, dropout_stages=1)
-    cfg = FinetuneConfig(epochs=15, steps_per_epoch=12, lr=5e-3, patience=4, augment_probability=0.3)
+    cfg = FinetuneConfig(epochs=15, steps_per_epoch=12, lr=BASE_LR, patience=15,  # no early stop:
+                         # some initial weights learn nothing for 8 epochs, then converge
+                         augment_probability=BASE_AUGMENT, schedule="constant")
     train_member(net, train, val, m, cfg, "cpu", seed=seed)
+    m = replace(m, training={"augment_probability": BASE_AUGMENT, "lr": BASE_LR, "schedule": "constant"})
     save_model(folder, m, [net])
     write_regression_set(folder, [(f"r{i}", img, truth)
                                   for i, (img, truth, _) in enumerate(make_case(300 + i, 2, 0) for i in range(3))])

@@ -69,6 +69,19 @@ def test_bf16_autocast_training_is_seeded_and_reported():
         train(_tiny_config(amp="fp8"), template)
 
 
+def test_force_float32_takes_the_float32_path_on_any_cpu(monkeypatch):
+    """CI runs the suite once with CANDOR_FORCE_FLOAT32=1: the path of CPUs without bf16 hardware."""
+    from engine.training.train import FORCE_FLOAT32_ENV, bf16_native
+
+    monkeypatch.setenv(FORCE_FLOAT32_ENV, "1")
+    assert not bf16_native()
+    result = train(_tiny_config(amp="bf16"), load_template(4.0))
+    assert not result.bf16
+    monkeypatch.setenv(FORCE_FLOAT32_ENV, "0")
+    native = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert bf16_native() == native
+
+
 def test_default_model_normalisation_keeps_headroom_for_bright_lesions():
     from engine.training.train_default import DEFAULT_CONFIG
 
