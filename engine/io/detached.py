@@ -35,6 +35,7 @@ class HeaderRefs:
     files: list[Path] = field(default_factory=list)
     header_end: int = 0  # byte offset just past the header (MetaImage LOCAL/NRRD attached data)
     fields: dict[str, str] = field(default_factory=dict)  # header fields, first occurrence, lower-case keys
+    values: dict[str, list[str]] = field(default_factory=dict)  # every occurrence, lower-case keys
 
 
 def header_kind(path: Path) -> str | None:
@@ -77,6 +78,9 @@ def confined(folder: Path, name: str, label: str = "header") -> Path:
     bare = name.strip()
     if not bare:
         raise InputError(f"the {label} names an empty data file")
+    if any(ord(c) < 32 and c != "\t" for c in name):  # NUL or control bytes: no file name
+        raise InputError(f"the {label} names its data file with control characters; the header "
+                         "is damaged, so the image was not read")
     if bare.startswith(("/", "\\", "~")) or _DRIVE.match(bare) or os.path.isabs(name):
         raise InputError(f"the {label} names a data file by an absolute path; a header may only "
                          "use data files in its own folder, so the image was not read")
@@ -117,6 +121,7 @@ def _metaimage(path: Path) -> tuple[HeaderRefs, list[str]]:
         if key is None:
             continue
         refs.fields.setdefault(key.lower(), value)
+        refs.values.setdefault(key.lower(), []).append(value)
         if key.lower() != "elementdatafile":
             continue
         names += _metaimage_value(value, lines, refs.fields)
@@ -212,6 +217,7 @@ def _nrrd(path: Path) -> tuple[HeaderRefs, list[str]]:
             continue
         key, value = line[:sep].strip().lower(), line[sep + 1:].strip()
         refs.fields.setdefault(key, value)
+        refs.values.setdefault(key, []).append(value)
         if key.replace(" ", "") not in ("datafile", "datafiles"):
             continue
         if value.startswith("LIST"):

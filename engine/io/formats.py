@@ -5,7 +5,10 @@ directions) to ITK's LPS geometry, so an image and a mask written by any tool li
 any pixel is read the header is checked: the declared size must fit the file (a 2 GB array
 declared in a 300-byte file is refused before allocating), spacing must be finite and positive
 and the direction orthonormal, and the array must fit ``CANDOR_MAX_VOLUME_BYTES``
-(:func:`engine.io.guard.check_allocation`). SimpleITK's reads run inside
+(:func:`engine.io.guard.check_allocation`). Header fields that would crash ITK outright (an
+``NDims`` of 1e308, a ``DimSize`` that is not numbers, a NaN ``vox_offset``) are refused before
+SimpleITK opens the file (:mod:`engine.io.header_checks`, :mod:`engine.io.image_checks_nifti`).
+SimpleITK's reads run inside
 :class:`engine.io.guard.boundary`, so whatever ITK raises becomes an ``InputError``.
 """
 
@@ -23,7 +26,8 @@ from engine.errors import InputError, UnsupportedError
 from engine.io.detached import HeaderRefs, data_files
 from engine.io.guard import boundary, check_allocation
 from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stream_error
-from engine.io.image_checks_nifti import (check_declared_size, file_nonfinite_warning,
+from engine.io.header_checks import check_header
+from engine.io.image_checks_nifti import (check_declared_size, check_fits, file_nonfinite_warning,
                                           orientation_warnings, read_nifti_header, spacing_warning)
 from engine.volume import Volume
 
@@ -54,7 +58,10 @@ def read_image(path: str | os.PathLike) -> Volume:
 
     path = Path(path)
     refs = data_files(path)
+    check_header(path, refs)  # MetaImage/NRRD fields ITK would trust (a crash, not an error)
     nifti = read_nifti_header(path) if suffix_of(path) in (".nii", ".nii.gz", ".hdr") else None
+    if nifti is not None and _format_name(path) == "nifti":
+        check_fits(path, nifti)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.SetImageIO(_IMAGE_IO.get(_format_name(path), ""))
@@ -72,7 +79,8 @@ def read_image(path: str | os.PathLike) -> Volume:
     image = _to_3d(image, warnings)
     meta = {"source_format": _format_name(path), "source_files": [str(path)]}
     volume = Volume.from_sitk(image, "OT", meta, warnings)
-    volume.warnings.extend(_geometry_warnings(path, nifti, refs, volume, min(dim, 3)))
+    with boundary(f"the {_kind(path)}"):  # the NaN count streams the file once more
+        volume.warnings.extend(_geometry_warnings(path, nifti, refs, volume, min(dim, 3)))
     nonfinite = sanitize_nonfinite(volume.array)
     if nonfinite:
         volume.warnings.append(nonfinite)

@@ -8,6 +8,12 @@ The header is read here with NumPy (NIfTI-1: 348 bytes, NIfTI-2: 540 bytes; eith
   voxel, 0.1 mm at most, at any corner): the volume says which one SimpleITK used;
 * a sheared ``sform``: ITK cannot represent a skewed grid and falls back to the ``qform``
   (without the shear, the volume says so) or, with no ``qform``, refuses the file.
+
+Fields SimpleITK would trust are refused here first, with an :class:`InputError` naming the
+field: ``dim[0]`` outside 1..7 or an axis size below 1, an unknown ``datatype``, a ``bitpix``
+that does not match it, and a ``vox_offset`` that is not a finite number, is negative, absurdly
+large (over :data:`MAX_VOX_OFFSET`) or, in a single ``.nii`` file, lies inside the header. A
+``.nii.gz`` whose first bytes do not inflate is a :class:`engine.io.guard.DamagedData`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import InputError
+from engine.errors import InputError, UnsupportedError
+from engine.io.guard import boundary, check_allocation
 from engine.io.image_checks import count_nonfinite, nonfinite_sentence
 
 _FIELDS = {  # name: (NIfTI-1 offset, type, count), (NIfTI-2 offset, type, count)
@@ -33,6 +40,11 @@ _FIELDS = {  # name: (NIfTI-1 offset, type, count), (NIfTI-2 offset, type, count
     "srow": ((280, "f4", 12), (400, "f8", 12)),
 }
 _SHEAR_TOL = 1e-4
+#: NIfTI datatype codes (nifti1.h) and their bytes per voxel
+DATATYPE_BYTES = {2: 1, 4: 2, 8: 4, 16: 4, 32: 8, 64: 8, 128: 3, 256: 1, 512: 2, 768: 4, 1024: 8,
+                  1280: 8, 1536: 16, 1792: 16, 2048: 32, 2304: 4}
+MAX_VOX_OFFSET = 1 << 40  # no header, with its extensions, comes near a terabyte
+_GZIP_MAX_RATIO = 1100  # deflate cannot compress beyond ~1032:1
 
 
 @dataclass(frozen=True)
@@ -57,12 +69,13 @@ class NiftiHeader:
 
 def read_nifti_header(path: Path) -> NiftiHeader | None:
     """The header of a ``.nii``/``.nii.gz`` (``None`` when it is not NIfTI-1/2)."""
-    try:
-        opener = gzip.open if _is_gzip(path) else open
-        with opener(path, "rb") as fp:
-            raw = fp.read(540)
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return None
+    with boundary("the NIfTI file"):  # a corrupt deflate stream: zlib.error
+        try:
+            opener = gzip.open if _is_gzip(path) else open
+            with opener(path, "rb") as fp:
+                raw = fp.read(540)
+        except (OSError, EOFError):  # gzip.BadGzipFile too: not NIfTI, ITK says why
+            return None
     for order in "<>":
         size = int(np.frombuffer(raw[:4], f"{order}i4")[0]) if len(raw) >= 4 else 0
         if size in (348, 540) and len(raw) >= size:
@@ -76,22 +89,56 @@ def _parse(raw: bytes, order: str, version: int) -> NiftiHeader:
         return np.frombuffer(raw, f"{order}{kind}", count, offset)
 
     dim = [int(v) for v in get("dim")]
-    ndim = min(max(dim[0], 0), 7)
-    sizes = [max(v, 1) for v in dim[1:1 + ndim]] or [1]
+    if not 1 <= dim[0] <= 7:
+        raise InputError("the NIfTI header declares an invalid number of dimensions (dim[0])")
+    sizes = dim[1:1 + dim[0]]
+    if any(v < 1 for v in sizes):
+        raise InputError("the NIfTI header declares an empty or negative image size (dim)")
     dims = tuple((sizes + [1, 1, 1])[:3])
     pix = get("pixdim").astype(np.float64)
-    bitpix = int(get("bitpix")[0])
+    datatype, bitpix = int(get("datatype")[0]), int(get("bitpix")[0])
+    if datatype == 1:
+        raise UnsupportedError("the NIfTI file holds 1-bit (binary) voxels, which Candor does "
+                               "not read")
+    if datatype not in DATATYPE_BYTES:
+        raise InputError("the NIfTI header declares an unknown voxel type (datatype)")
+    if bitpix != 8 * DATATYPE_BYTES[datatype]:
+        raise InputError("the NIfTI header is inconsistent: its bits per voxel (bitpix) do not "
+                         "match its voxel type (datatype)")
     magic = raw[344:348] if version == 0 else raw[4:8]
     nifti = magic[:3] in (b"n+1", b"ni1", b"n+2", b"ni2")  # else Analyze 7.5: no qform/sform
+    offset = float(get("vox_offset")[0])
+    if not np.isfinite(offset) or offset < 0 or offset > MAX_VOX_OFFSET:
+        raise InputError("the NIfTI header declares an invalid voxel data offset (vox_offset)")
+    if magic[:3] in (b"n+1", b"n+2") and offset < (352 if version == 0 else 544):
+        raise InputError("the NIfTI header places the voxel data inside the header "
+                         "(vox_offset too small); the file is damaged")
+    n_voxels = 1
+    for v in sizes:
+        n_voxels *= v
     return NiftiHeader(
         dims=dims, pixdim=tuple(float(v) for v in pix[1:4]),
-        qfac=-1.0 if pix[0] == -1 else 1.0, vox_offset=int(max(float(get("vox_offset")[0]), 0)),
-        bytes_per_voxel=max(bitpix // 8, 1), n_voxels=int(np.prod(sizes, dtype=np.int64)),
+        qfac=-1.0 if pix[0] == -1 else 1.0, vox_offset=int(offset),
+        bytes_per_voxel=DATATYPE_BYTES[datatype], n_voxels=n_voxels,
         qform_code=int(get("qform_code")[0]) if nifti else 0,
         sform_code=int(get("sform_code")[0]) if nifti else 0,
         quatern=tuple(float(v) for v in get("quatern")),
         srow=get("srow").astype(np.float64).reshape(3, 4),
-        datatype=int(get("datatype")[0]), byteorder=order)
+        datatype=datatype, byteorder=order)
+
+
+def check_fits(path: Path, h: NiftiHeader) -> None:
+    """Before ITK reads anything: the declared voxels must fit the file (its deflate bound for a
+    ``.nii.gz``) and :func:`engine.io.guard.check_allocation`. The exact inflated count is
+    :func:`check_declared_size`'s, later."""
+    size = path.stat().st_size
+    packed = _is_gzip(path)
+    if h.data_bytes > (size * _GZIP_MAX_RATIO if packed else size):
+        raise InputError(f"the NIfTI file declares {'×'.join(map(str, h.dims))} voxels "
+                         f"({h.data_bytes / 1e6:.0f} MB) but the file cannot hold them")
+    if not packed:
+        check_declared_size(path, h, size)
+    check_allocation(h.data_bytes, "the NIfTI file")
 
 
 def _is_gzip(path: Path) -> bool:
@@ -196,5 +243,5 @@ def check_declared_size(path: Path, h: NiftiHeader, have: int) -> None:
                          "would read as zeros, so the image was not loaded")
 
 
-__all__ = ["NiftiHeader", "check_declared_size", "file_nonfinite_warning", "is_sheared", "orientation_warnings",
+__all__ = ["DATATYPE_BYTES", "NiftiHeader", "check_declared_size", "check_fits", "file_nonfinite_warning", "is_sheared", "orientation_warnings",
            "qform_affine", "read_nifti_header", "spacing_warning"]
