@@ -255,4 +255,17 @@ def _analyze_pair(path: Path) -> list[Path]:
     return out
 
 
-__all__ = ["HeaderRefs", "confined", "data_files", "header_kind"]
+
+
+def existing_data_files(files: list[Path]) -> list[Path]:
+    """Each data file as the readers open it (MetaIO, NRRD): the name, else ``name.gz``/``.Z``."""
+    out = []
+    for f in files:
+        for candidate in (f, f.with_name(f.name + ".gz"), f.with_name(f.name + ".Z")):
+            if candidate.is_file():
+                out.append(candidate)
+                break
+    return out
+
+
+__all__ = ["HeaderRefs", "confined", "data_files", "existing_data_files", "header_kind"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError, UnsupportedError
-from engine.io.detached import HeaderRefs, data_files
+from engine.io.detached import HeaderRefs, data_files, existing_data_files
 from engine.io.guard import boundary, check_allocation
 from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stream_error
 from engine.io.header_checks import check_header
@@ -161,23 +161,12 @@ def _check_complete(path: Path, reader, size: list[int], nifti, refs: HeaderRefs
     need = int(np.prod(size, dtype=np.int64)) * _bytes_per_pixel(
         sitk.GetPixelIDValueAsString(reader.GetPixelID()))
     if refs.files:
-        have = sum(inflated_size(f, 0, _kind(path)) for f in _existing(refs.files))
+        have = sum(inflated_size(f, 0, _kind(path)) for f in existing_data_files(refs.files))
     else:
         offset = _int(refs.fields.get("headersize")) or refs.header_end
         have = inflated_size(path, max(offset, 0), _kind(path))
     if have < need:
         raise short_stream_error(_kind(path), have, need)
-
-
-def _existing(files: list[Path]) -> list[Path]:
-    """Each data file as MetaIO opens it: the name itself, else ``name.gz`` / ``name.Z``."""
-    out = []
-    for f in files:
-        for candidate in (f, f.with_name(f.name + ".gz"), f.with_name(f.name + ".Z")):
-            if candidate.is_file():
-                out.append(candidate)
-                break
-    return out
 
 
 def _int(text: str | None) -> int:
@@ -213,7 +202,7 @@ def _bytes_per_pixel(name: str) -> int:
 
 def _data_bytes_bound(path: Path, refs: HeaderRefs) -> int:
     """Most pixel bytes the file (and, for .mhd/.nhdr, its data files) could decompress to."""
-    files = [path] + _existing(refs.files)
+    files = [path] + existing_data_files(refs.files)
     total = 0
     for f in files:
         try:

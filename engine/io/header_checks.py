@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError, UnsupportedError
-from engine.io.detached import HeaderRefs, header_kind
+from engine.io.detached import HeaderRefs, existing_data_files, header_kind
 from engine.io.guard import check_allocation
 
 MAX_DIMS = 4  # MetaImage: 2-D, 3-D and 4-D (the first volume shown) load; SimpleITK reads ≤ 5
@@ -301,7 +301,7 @@ def _float_lists(values: dict[str, list[str]], key: str, label: str, name: str, 
 
 def _available(path: Path, refs: HeaderRefs, declared: Declared) -> int | None:
     """The most pixel bytes the file (or its data files) can yield; ``None``: not bounded here."""
-    files = _existing(refs.files)
+    files = existing_data_files(refs.files)
     if refs.files and not files:
         return None  # a missing data file: ITK's read fails, with its own message
     if declared.encoding == "text":
@@ -329,17 +329,6 @@ def _skip(refs: HeaderRefs) -> int:
     text = refs.fields.get("headersize") or refs.fields.get("byte skip") or "0"
     value = int(text) if _SIGNED_INT.fullmatch(text.strip()) else 0
     return max(value, 0)
-
-
-def _existing(files: list[Path]) -> list[Path]:
-    """Each data file as the readers open it: the name itself, else ``name.gz`` / ``name.Z``."""
-    out = []
-    for f in files:
-        for candidate in (f, f.with_name(f.name + ".gz"), f.with_name(f.name + ".Z")):
-            if candidate.is_file():
-                out.append(candidate)
-                break
-    return out
 
 
 __all__ = ["MAX_DIMS", "MAX_NRRD_DIMS", "MET_TYPES", "NRRD_TYPES", "Declared", "check_header"]
