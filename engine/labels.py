@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from engine.errors import InputError
 
 #: Colours for labels that come without one (distinct, readable on grey images).
@@ -92,3 +94,36 @@ class LabelTable:
 
     def __repr__(self) -> str:
         return f"LabelTable({[l.name for l in self]})"
+
+
+# Label volumes: the one place a voxel count becomes millilitres -------------------------------
+
+def label_counts(labels: np.ndarray, top: int = 0) -> np.ndarray:
+    """Voxels per label id (index = id), at least ``top + 1`` entries; negative ids are refused."""
+    arr = np.asarray(labels)
+    if arr.size and arr.min() < 0:
+        raise InputError("a label map holds negative label ids")
+    return np.bincount(arr.ravel().astype(np.intp, copy=False), minlength=top + 1)
+
+
+def volume_ml(voxels: int | float, voxel_ml: float) -> float:
+    """``voxels`` voxels of ``voxel_ml`` mL each, in mL (``Geometry.voxel_volume_ml``)."""
+    return float(voxels) * float(voxel_ml)
+
+
+def label_report(labels: np.ndarray, table: LabelTable, voxel_ml: float,
+                 counts: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Per label of ``table``: id, name, colour, voxels and mL (rounded to µL), JSON-ready.
+
+    The report the CLI writes, the viewer's status line and the analysis result all come from
+    here; pass ``counts`` (from :func:`label_counts` or a running counter) to skip the count.
+    """
+    top = max((info.id for info in table), default=0)
+    if counts is None:
+        counts = label_counts(labels, top)
+    out = []
+    for info in table:
+        n = int(counts[info.id]) if info.id < counts.size else 0
+        out.append({"id": info.id, "name": info.name, "color": list(info.color), "voxels": n,
+                    "volume_ml": round(volume_ml(n, voxel_ml), 3)})
+    return out
