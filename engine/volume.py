@@ -164,13 +164,7 @@ class Volume:
     # SimpleITK bridge -----------------------------------------------------------------------
     def to_sitk(self) -> Any:
         """A SimpleITK image sharing nothing with this volume (SimpleITK copies the buffer)."""
-        import SimpleITK as sitk
-
-        img = sitk.GetImageFromArray(np.ascontiguousarray(self.array))
-        img.SetSpacing(self.geometry.spacing)
-        img.SetOrigin(self.geometry.origin)
-        img.SetDirection(self.geometry.direction)
-        return img
+        return sitk_image(self.array, self.geometry)
 
     @classmethod
     def from_sitk(cls, image: Any, modality: str = "OT", metadata: dict | None = None,
@@ -185,3 +179,29 @@ class Volume:
                             image.GetDirection())
         return cls(sitk.GetArrayFromImage(image), geometry, modality,
                    dict(metadata or {}), list(warnings or []))
+
+
+# Geometry → SimpleITK: the one place an image or a resampling reference gets its geometry -------
+
+def _set_geometry(image: Any, geometry: Geometry) -> Any:
+    image.SetSpacing(geometry.spacing)
+    image.SetOrigin(geometry.origin)
+    image.SetDirection(geometry.direction)
+    return image
+
+
+def sitk_image(array: np.ndarray, geometry: Geometry, *, is_vector: bool = False) -> Any:
+    """A SimpleITK image of ``array`` (``[k, j, i]``, or ``[k, j, i, c]`` with ``is_vector``) on ``geometry``.
+
+    SimpleITK copies the buffer, so the image shares nothing with ``array``.
+    """
+    import SimpleITK as sitk
+
+    return _set_geometry(sitk.GetImageFromArray(np.ascontiguousarray(array), isVector=is_vector), geometry)
+
+
+def sitk_reference(geometry: Geometry) -> Any:
+    """An empty (uint8) SimpleITK image on ``geometry``: the reference grid for ``sitk.Resample``."""
+    import SimpleITK as sitk
+
+    return _set_geometry(sitk.Image([int(s) for s in geometry.size], sitk.sitkUInt8), geometry)

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 
 from engine.errors import InputError
-from engine.volume import Geometry, Volume
+from engine.volume import Geometry, Volume, sitk_reference
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,7 @@ def resample_nearest(volume: Volume, target: Geometry, fill: float = 0) -> np.nd
     """``volume``'s array sampled at ``target``'s voxel centres (nearest neighbour)."""
     import SimpleITK as sitk
 
-    ref = sitk.Image([int(s) for s in target.size], sitk.sitkUInt8)
-    ref.SetSpacing(target.spacing)
-    ref.SetOrigin(target.origin)
-    ref.SetDirection(target.direction)
+    ref = sitk_reference(target)
     out = sitk.Resample(volume.to_sitk(), ref, sitk.Transform(), sitk.sitkNearestNeighbor, fill,
                         volume.to_sitk().GetPixelID())
     return sitk.GetArrayFromImage(out)
@@ -120,10 +117,7 @@ def resample_linear(volume: Volume, target: Geometry) -> np.ndarray:
     """Float ``volume`` sampled at ``target``'s voxel centres (linear; 0 outside)."""
     import SimpleITK as sitk
 
-    ref = sitk.Image([int(s) for s in target.size], sitk.sitkUInt8)
-    ref.SetSpacing(target.spacing)
-    ref.SetOrigin(target.origin)
-    ref.SetDirection(target.direction)
+    ref = sitk_reference(target)
     img = sitk.Cast(volume.to_sitk(), sitk.sitkFloat32)
     out = sitk.Resample(img, ref, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     return sitk.GetArrayFromImage(out)

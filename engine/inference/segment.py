@@ -21,7 +21,7 @@ from engine.inference.preprocess import normalize, resample_to_grid, to_model_sp
 from engine.jobs import CancelToken, ProgressCallback, report, sub_progress
 from engine.labels import LabelTable
 from engine.models.package import LoadedModel, load_model
-from engine.volume import Geometry, Volume
+from engine.volume import Geometry, Volume, sitk_image
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,7 @@ def probabilities_to_input_grid(probs: np.ndarray, grid: Geometry, target: Geome
     labels = np.zeros(target.shape, dtype=np.uint8)
     for c in range(k):
         report(None, cancel, 0.0)
-        src = sitk.GetImageFromArray(np.ascontiguousarray(probs[c], dtype=np.float32))
-        src.SetSpacing(grid.spacing)
-        src.SetOrigin(grid.origin)
-        src.SetDirection(grid.direction)
+        src = sitk_image(probs[c].astype(np.float32, copy=False), grid)
         default = 1.0 if c == 0 else 0.0  # outside the model grid: background
         resampled = resample_to_grid(src, target, linear=True, default=default)
         chan = sitk.GetArrayViewFromImage(resampled)  # a view: valid while ``resampled`` lives

@@ -29,7 +29,7 @@ from engine.io.image_checks import inflated_size, sanitize_nonfinite, short_stre
 from engine.io.header_checks import check_header
 from engine.io.image_checks_nifti import (check_declared_size, check_fits, file_nonfinite_warning,
                                           orientation_warnings, read_nifti_header, spacing_warning)
-from engine.volume import Volume
+from engine.volume import Volume, sitk_image
 
 log = logging.getLogger(__name__)
 
@@ -282,10 +282,7 @@ def write_vector_image(stack: np.ndarray, geometry, path: str | os.PathLike) -> 
     path = Path(path)
     if suffix_of(path) not in WRITE_SUFFIXES:
         raise InputError(f"cannot write a {suffix_of(path) or 'suffix-less'} file: use one of {', '.join(WRITE_SUFFIXES)}")
-    image = sitk.GetImageFromArray(np.moveaxis(stack.astype(np.float32, copy=False), 0, -1), isVector=True)
-    image.SetSpacing(geometry.spacing)
-    image.SetOrigin(geometry.origin)
-    image.SetDirection(geometry.direction)
+    image = sitk_image(np.moveaxis(stack.astype(np.float32, copy=False), 0, -1), geometry, is_vector=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(image, str(path), useCompression=suffix_of(path) != ".nii")
     return path

@@ -9,13 +9,9 @@ from engine.volume import Geometry, Volume
 
 
 def _image(array: np.ndarray, geometry: Geometry):
-    import SimpleITK as sitk
+    from engine.volume import sitk_image
 
-    img = sitk.GetImageFromArray(np.ascontiguousarray(array))
-    img.SetSpacing(geometry.spacing)
-    img.SetOrigin(geometry.origin)
-    img.SetDirection(geometry.direction)
-    return img
+    return sitk_image(array, geometry)
 
 
 def map_to_input(array: np.ndarray, model_grid: Geometry, target: Geometry, *, linear: bool = True,

@@ -123,12 +123,9 @@ def resample_onto(volume, geometry: Geometry, *, labels: bool):
     """
     import SimpleITK as sitk
 
-    from engine.volume import Volume
+    from engine.volume import Volume, sitk_reference
 
-    ref = sitk.Image([int(s) for s in geometry.size], sitk.sitkUInt8)
-    ref.SetSpacing(geometry.spacing)
-    ref.SetOrigin(geometry.origin)
-    ref.SetDirection(geometry.direction)
+    ref = sitk_reference(geometry)
     interp = sitk.sitkNearestNeighbor if labels else sitk.sitkLinear
     out = sitk.Resample(volume.to_sitk(), ref, sitk.Transform(), interp, 0.0)
     return Volume.from_sitk(out, volume.modality, dict(volume.metadata), list(volume.warnings))
