@@ -62,7 +62,7 @@ def _volume():
 
     from engine.inference.preprocess import normalize
     from engine.models import Normalization
-    from engine.training.template import read_raw_template
+    from engine.synthesis.template import read_raw_template
 
     image, _ = normalize(read_raw_template()["t1"].astype(np.float32), Normalization())
     return image

@@ -31,7 +31,7 @@ from engine.models import load_model, mc_dropout  # noqa: E402
 from engine.trust import TrustOptions, model_grid_pass  # noqa: E402
 from engine.trust.pipeline import preprocess  # noqa: E402
 from engine.training.ood_shifts import OOD_SEED_BASE, case_volume, shift_volume  # noqa: E402
-from engine.training.template import load_template  # noqa: E402
+from engine.synthesis.template import load_template  # noqa: E402
 from engine.volume import Geometry, Volume  # noqa: E402
 
 T = 10

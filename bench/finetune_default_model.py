@@ -48,9 +48,9 @@ def make_case(seed: int, kind: str | None, lesions: int = 2):
     """(image, truth) of the base generator without lesions, plus ``lesions`` of ``kind``."""
     from scipy.ndimage import map_coordinates
 
-    from engine.training.lesions import _centre, paint_lesion, white_matter_level
-    from engine.training.synth import SynthConfig, generate_case, sampling_coordinates
-    from engine.training.template import load_template
+    from engine.synthesis.lesions import _centre, paint_lesion, white_matter_level
+    from engine.synthesis.synth import SynthConfig, generate_case, sampling_coordinates
+    from engine.synthesis.template import load_template
     from engine.volume import Volume
 
     template = load_template(2.0)

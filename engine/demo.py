@@ -2,7 +2,7 @@
 
 No real person's data: the image is a population-average template (copyright notice in
 ``resources/template/LICENSE.txt``, copied next to the series as ``NOTICE.txt``), the patient is
-"CANDOR^DEMO", and the lesion is painted by ``engine.training.lesions``. Header fields are those a
+"CANDOR^DEMO", and the lesion is painted by ``engine.synthesis.lesions``. Header fields are those a
 3-D T1 MR series carries (modality, sequence, field strength, orientation, spacing, windowing).
 """
 
@@ -30,8 +30,8 @@ SERIES_DESCRIPTION = "T1 3D demo (MNI152 2009a template + synthetic lesion)"
 
 def demo_volume() -> tuple[Volume, np.ndarray]:
     """The demo image (int16, MR) and its ground truth (0 bg, 1 GM, 2 WM, 3 lesion) on the same grid."""
-    from engine.training.lesions import paint_lesion, white_matter_level
-    from engine.training.template import read_raw_template
+    from engine.synthesis.lesions import paint_lesion, white_matter_level
+    from engine.synthesis.template import read_raw_template
 
     raw = read_raw_template()
     t1 = raw["t1"].astype(np.float32)

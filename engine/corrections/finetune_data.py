@@ -1,5 +1,5 @@
 """Data for fine-tuning: corrections and regression cases on the model grid, splits, patches and
-augmentation of the same family as the base training (``engine.training.augment``).
+augmentation of the same family as the base training (``engine.synthesis.augment``).
 
 A model package may ship a frozen **regression set**: ``<package>/regression/<case>_image.nii.gz``
 with ``<case>_labels.nii.gz``, held-out cases that fine-tuning must not get worse on. It is only
@@ -23,7 +23,7 @@ from scipy.ndimage import binary_dilation, gaussian_filter
 from engine.errors import InputError, ModelError
 from engine.inference.preprocess import IntensityStats, labels_to_model_grid, normalize, to_model_spacing
 from engine.models.manifest import Manifest, Normalization
-from engine.training.fields import random_field
+from engine.synthesis.fields import random_field
 from engine.volume import Volume
 
 log = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ def _synth_settings(manifest: Manifest):
     synth = config.get("synth")
     if not isinstance(synth, dict):
         return None
-    from engine.training.synth import SynthConfig
+    from engine.synthesis.synth import SynthConfig
 
     known = {f.name for f in fields(SynthConfig)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items() if k in known}
@@ -57,8 +57,8 @@ def _synth_settings(manifest: Manifest):
 
 
 def _generated(manifest: Manifest, synth, cases: int, seed: int, cancel) -> list[Pair]:
-    from engine.training.synth import generate_case
-    from engine.training.template import load_template
+    from engine.synthesis.synth import generate_case
+    from engine.synthesis.template import load_template
     from engine.volume import Volume
 
     template = load_template(manifest.target_spacing[0])

@@ -39,7 +39,7 @@ from engine.trust.ood import exceedance, mode_key
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, raw_sample
 from engine.trust.pipeline import TrustOptions, all_soft_scores, model_grid_pass, preprocess
 from engine.training.ood_shifts import CALIBRATION_SEED_BASE, case_volume
-from engine.training.template import load_template
+from engine.synthesis.template import load_template
 
 log = logging.getLogger("candor.calibrate")
 

@@ -9,8 +9,8 @@ import numpy as np
 from engine.inference.preprocess import normalize
 from engine.labels import LabelInfo, LabelTable
 from engine.models.manifest import Architecture, Fingerprint, InferenceSettings, Manifest, Normalization
-from engine.training.synth import SynthConfig, generate_case
-from engine.training.template import Template, template_notice
+from engine.synthesis.synth import SynthConfig, generate_case
+from engine.synthesis.template import Template, template_notice
 from engine.training.train import TRAIN_SEED_STRIDE, TrainConfig
 
 NAME = "candor-brain-t1"

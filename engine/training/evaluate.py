@@ -21,8 +21,8 @@ from engine.inference.predict import predict_probabilities, window_config
 from engine.inference.preprocess import normalize
 from engine.models.package import LoadedModel, load_model
 from engine.training.metrics import dice, lesion_detection, lesion_detection_by_size
-from engine.training.synth import LESION, generate_case
-from engine.training.template import load_template
+from engine.synthesis.synth import LESION, generate_case
+from engine.synthesis.template import load_template
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from engine.models.discovery import DEFAULT_MODEL
 from engine.trust.calibration import auroc, fpr_at_tpr
 from engine.trust.pipeline import TrustOptions, analyze
 from engine.training.ood_shifts import FAR_SHIFTS, OOD_SEED_BASE, SHIFTS, suite
-from engine.training.template import load_template
+from engine.synthesis.template import load_template
 
 log = logging.getLogger("candor.evaluate_trust")
 HARD_SCORE = 1e6   # the combined decision score of a case a hard check flagged

@@ -1,6 +1,6 @@
 """The generated OOD suite: in-distribution held-out T1 cases and shifted versions of them.
 
-Every shift starts from a held-out generated case (``engine.training.synth.generate_case`` with a
+Every shift starts from a held-out generated case (``engine.synthesis.synth.generate_case`` with a
 seed never used in training or calibration) and changes one thing:
 
 ==================  =====  ==============================================================
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import binary_dilation, gaussian_filter
 
-from engine.training.synth import generate_case
-from engine.training.template import Template
+from engine.synthesis.synth import generate_case
+from engine.synthesis.template import Template
 from engine.volume import Geometry, Volume
 
 OOD_SEED_BASE = 900_000_000       # held-out evaluation seeds (never used in training or calibration)

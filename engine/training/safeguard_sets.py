@@ -3,7 +3,7 @@
 ``candor finetune`` refuses a package without a regression set (held-out cases it evaluates
 before and after every fine-tuning, never trains on) and replays the rehearsal cases (the base
 training distribution) so fine-tuning on corrections does not forget the rest. Both are generated
-cases of the base generator (``engine/training/synth.py``, the manifest's settings at its target
+cases of the base generator (``engine/synthesis/synth.py``, the manifest's settings at its target
 spacing) on seeds no training, validation or evaluation run uses.
 
     python -m engine.training.safeguard_sets resources/models/candor-brain-t1
@@ -20,8 +20,8 @@ import numpy as np
 
 from engine.corrections.finetune_data import write_regression_set, write_rehearsal_set
 from engine.models import load_manifest
-from engine.training.synth import SynthConfig, generate_case
-from engine.training.template import load_template
+from engine.synthesis.synth import SynthConfig, generate_case
+from engine.synthesis.template import load_template
 from engine.volume import Volume
 
 log = logging.getLogger(__name__)

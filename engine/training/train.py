@@ -24,8 +24,8 @@ from engine.inference.preprocess import normalize
 from engine.models.manifest import Normalization
 from engine.models.unet import ResUNet3D
 from engine.training.metrics import dice
-from engine.training.synth import SynthConfig, generate_case, sample_patch
-from engine.training.template import Template
+from engine.synthesis.synth import SynthConfig, generate_case, sample_patch
+from engine.synthesis.template import Template
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from engine.models.weights import read_state_dict
 from engine.models.unet import ResUNet3D
 from engine.resources import resource_path
 from engine.training import default_model as dm
-from engine.training.template import load_template
+from engine.synthesis.template import load_template
 from engine.training.train import TrainConfig, train
 
 log = logging.getLogger("candor.train")
@@ -118,7 +118,7 @@ def run(out: Path, members: list[int], total: int, threads: int,
         fp = dm.fingerprint(template, DEFAULT_CONFIG)
         training = {"config": DEFAULT_CONFIG.to_dict(), "members": runs,
                     "resolution_note": "trained and run at 2 mm isotropic; inputs are resampled to 2 mm",
-                    "data": "synthetic cases generated from the MNI ICBM152 2009a template (engine/training/synth.py)"}
+                    "data": "synthetic cases generated from the MNI ICBM152 2009a template (engine/synthesis/synth.py)"}
         manifest = dm.build_manifest(DEFAULT_CONFIG, len(present), fp, training,
                                      {"training_validation": validation})
         save_model(out, manifest, present)

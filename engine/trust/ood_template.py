@@ -76,7 +76,7 @@ def _standardise(a: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def template_cube() -> np.ndarray:
-    from engine.training.template import read_raw_template
+    from engine.synthesis.template import read_raw_template
 
     raw = read_raw_template()
     g: Geometry = raw["geometry"]

@@ -14,8 +14,8 @@ from engine.io import load
 from engine.models import DEFAULT_MODEL, load_model
 from engine.training.evaluate import EVAL_SEED_BASE
 from engine.training.metrics import dice, lesion_detection
-from engine.training.synth import LESION, generate_case
-from engine.training.template import load_template
+from engine.synthesis.synth import LESION, generate_case
+from engine.synthesis.template import load_template
 from engine.volume import Volume
 
 

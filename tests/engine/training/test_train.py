@@ -5,7 +5,7 @@ from engine.models import load_model
 from engine.models.manifest import Fingerprint
 from engine.models.package import save_model
 from engine.training import default_model as dm
-from engine.training.template import load_template
+from engine.synthesis.template import load_template
 from engine.training.train import TrainConfig, _lr_at, train
 
 

@@ -5,7 +5,7 @@ import torch
 from engine.models import load_model
 from engine.training import default_model as dm
 from engine.training import train_default as td
-from engine.training.synth import SynthConfig
+from engine.synthesis.synth import SynthConfig
 from engine.training.train import TrainConfig
 
 

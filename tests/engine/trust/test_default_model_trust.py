@@ -12,7 +12,7 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from engine.training.ood_shifts import OOD_SEED_BASE, case_volume, shift_volume
-from engine.training.template import load_template
+from engine.synthesis.template import load_template
 from engine.trust import TrustOptions, analyze, check_input, model_grid_pass
 from engine.trust.pipeline import preprocess
 from engine.volume import Geometry, Volume

@@ -3,11 +3,11 @@
 One case = a whole head on a ``spacing``-mm grid (the model's grid), built by
 
 1. a random affine (rotation, anisotropic scale, shear, translation) plus a smooth elastic
-   displacement, sampling the pre-smoothed T1 and tissue maps of :mod:`engine.training.template`;
+   displacement, sampling the pre-smoothed T1 and tissue maps of :mod:`engine.synthesis.template`;
 2. tissue labels = argmax of (background/CSF, grey matter, white matter) probabilities;
-3. 0–3 synthetic lesions (``engine.training.lesions``): ellipsoids with irregular, soft borders,
+3. 0–3 synthetic lesions (``engine.synthesis.lesions``): ellipsoids with irregular, soft borders,
    hypo- or hyper-intense, mostly in white matter (label 3);
-4. intensity augmentation (``engine.training.augment``): tissue contrast, bias field, gamma, blur
+4. intensity augmentation (``engine.synthesis.augment``): tissue contrast, bias field, gamma, blur
    or thick-slice resolution loss, Gaussian or Rician noise, global scale.
 
 Every random choice comes from the ``numpy.random.Generator`` passed in, so a seed gives one case.
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from engine.training.augment import augment_intensity
-from engine.training.fields import random_field
-from engine.training.lesions import insert_lesions
-from engine.training.template import Template
+from engine.synthesis.augment import augment_intensity
+from engine.synthesis.fields import random_field
+from engine.synthesis.lesions import insert_lesions
+from engine.synthesis.template import Template
 from engine.volume import Geometry
 
 BACKGROUND, GREY_MATTER, WHITE_MATTER, LESION = 0, 1, 2, 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from engine.training.fields import random_field
+from engine.synthesis.fields import random_field
 
 
 def augment_intensity(rng: np.random.Generator, t1: np.ndarray, gm: np.ndarray,

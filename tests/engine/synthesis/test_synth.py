@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from engine.training.lesions import paint_lesion
+from engine.synthesis.lesions import paint_lesion
 from engine.training.metrics import dice, lesion_detection
-from engine.training.synth import LESION, SynthConfig, generate_case, output_geometry, sample_patch
-from engine.training.template import load_template, read_raw_template, template_notice
+from engine.synthesis.synth import LESION, SynthConfig, generate_case, output_geometry, sample_patch
+from engine.synthesis.template import load_template, read_raw_template, template_notice
 
 
 @pytest.fixture(scope="module")
