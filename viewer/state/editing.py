@@ -19,6 +19,7 @@ from engine.editing import Brush, LabelEditor
 from engine.errors import InputError
 from engine.labels import LabelTable
 from viewer.state.layers import LabelsLayer
+from viewer.state.provenance import LayerProvenance, Role
 
 log = logging.getLogger(__name__)
 
@@ -188,19 +189,28 @@ class LayerEditing:
         metadata = {**volume.metadata, "role": "corrected", "provenance": "corrected",
                     "edited": True}  # export writes SEMIAUTOMATIC segments with the AI's model
         corrected = volume.with_array(labels, metadata=metadata)
+        role = Role.CORRECTED if ai_layer.provenance.has_model else Role.MANUAL
         layer = LabelsLayer(corrected, LabelTable(list(ai_layer.table)),
-                            name=f"{ai_layer.name} (corrected)", opacity=ai_layer.opacity)
+                            name=f"{ai_layer.name} (corrected)", opacity=ai_layer.opacity,
+                            role=role, provenance=ai_layer.provenance)
         self.mark_editable(layer, ai_layer)
         ai_layer.visible = False
         self.layers.append(layer)
         return layer
 
     def add_editable(self, volume, table: LabelTable | None, name: str,
-                     ai_source: LabelsLayer | None = None) -> LabelsLayer:
-        """Add an editable label layer holding ``volume`` (e.g. restored from an autosave)."""
+                     ai_source: LabelsLayer | None = None, role: Role | None = None,
+                     provenance: LayerProvenance | None = None) -> LabelsLayer:
+        """Add an editable label layer holding ``volume`` (e.g. restored from an autosave).
+
+        Without ``provenance`` it is the AI source's (a correction names the model it corrects)."""
         if not volume.array.flags.c_contiguous or not volume.array.flags.writeable:
             volume = volume.with_array(np.array(volume.array, copy=True, order="C"))
-        layer = LabelsLayer(volume, table, name=name)
+        if provenance is None:
+            provenance = ai_source.provenance if ai_source is not None else LayerProvenance()
+        if role is None or not Role(role).editable:
+            role = Role.CORRECTED if provenance.has_model else Role.MANUAL
+        layer = LabelsLayer(volume, table, name=name, role=role, provenance=provenance)
         self.mark_editable(layer, ai_source)
         self.layers.append(layer)
         return layer
@@ -212,7 +222,7 @@ class LayerEditing:
             raise InputError("open a scan before adding a label layer")
         volume = image.volume.with_array(np.zeros(image.volume.geometry.shape, np.uint8),
                                           metadata={"role": "corrected", "provenance": "manual"})
-        layer = LabelsLayer(volume, table, name=name)
+        layer = LabelsLayer(volume, table, name=name, role=Role.MANUAL, provenance=LayerProvenance())
         self.mark_editable(layer)
         self.layers.append(layer)
         return layer

@@ -17,6 +17,12 @@ from psygnal import Signal, SignalGroup
 from engine.errors import InputError
 from engine.labels import LabelTable
 from engine.volume import Volume
+from viewer.state.provenance import (
+    LayerProvenance,
+    Role,
+    from_metadata,
+    role_from_metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +34,56 @@ class LayerEvents(SignalGroup):
     name = Signal(str)
     visible = Signal(bool)
     opacity = Signal(float)
+    role = Signal(object)        # Role
+    provenance = Signal(object)  # LayerProvenance
     data = Signal()    # the array's contents changed (edits): views re-slice
     style = Signal()   # colours, colormap, value range or per-label visibility changed
 
 
 class Layer:
-    """Base of all layers: a volume with a name, visibility and opacity."""
+    """Base of all layers: a volume with a name, visibility, opacity, role and provenance.
+
+    ``role`` and ``provenance`` default to what the volume's metadata says (files and engine
+    results describe themselves there); afterwards the typed fields are the truth.
+    """
 
     kind = "layer"
 
-    def __init__(self, volume: Volume, name: str, opacity: float = 1.0, visible: bool = True) -> None:
+    def __init__(self, volume: Volume, name: str, opacity: float = 1.0, visible: bool = True,
+                 role: Role | None = None, provenance: LayerProvenance | None = None) -> None:
         self.events = LayerEvents()
         self.volume = volume
         self._name = name
         self._opacity = float(np.clip(opacity, 0.0, 1.0))
         self._visible = bool(visible)
+        self._provenance = provenance if provenance is not None else from_metadata(volume.metadata)
+        self._role = Role(role) if role is not None else role_from_metadata(
+            volume.metadata, self.kind, self._provenance)
+
+    @property
+    def role(self) -> Role:
+        return self._role
+
+    @role.setter
+    def role(self, value: Role) -> None:
+        value = Role(value)
+        if value is not self._role:
+            self._role = value
+            self.events.role.emit(value)
+
+    @property
+    def provenance(self) -> LayerProvenance:
+        return self._provenance
+
+    @provenance.setter
+    def provenance(self, value: LayerProvenance) -> None:
+        if value != self._provenance:
+            self._provenance = value
+            self.events.provenance.emit(value)
+
+    def export_provenance(self):
+        """The exporter's :class:`engine.export.options.Provenance` of this layer."""
+        return self._provenance.export_provenance(self._role)
 
     @property
     def name(self) -> str:
@@ -99,10 +140,11 @@ class LabelsLayer(Layer):
     kind = "labels"
 
     def __init__(self, volume: Volume, table: LabelTable | None = None, name: str = "Labels",
-                 opacity: float = 0.5, visible: bool = True) -> None:
+                 opacity: float = 0.5, visible: bool = True, role: Role | None = None,
+                 provenance: LayerProvenance | None = None) -> None:
         if volume.array.dtype.kind not in "iub":
             raise InputError("a label map must hold integers (label ids)")
-        super().__init__(volume, name, opacity, visible)
+        super().__init__(volume, name, opacity, visible, role, provenance)
         self.table = table if table is not None else LabelTable()
         self._hidden: set[int] = set()
         self._counts = _LabelCounts(volume.array)
@@ -166,8 +208,8 @@ class HeatmapLayer(Layer):
 
     def __init__(self, volume: Volume, name: str = "Heatmap", colormap: str = "inferno",
                  value_range: tuple[float, float] | None = None, opacity: float = 0.5,
-                 visible: bool = True) -> None:
-        super().__init__(volume, name, opacity, visible)
+                 visible: bool = True, provenance: LayerProvenance | None = None) -> None:
+        super().__init__(volume, name, opacity, visible, Role.HEATMAP, provenance)
         self._colormap = self._check_colormap(colormap)
         self._range = tuple(value_range) if value_range is not None else self._data_range()
 
@@ -281,15 +323,18 @@ class LayerList:
         return self.append(ImageLayer(volume, name or _default_name(volume, "Image")))  # type: ignore[return-value]
 
     def add_labels(self, volume: Volume, table: LabelTable | None = None, name: str = "Labels",
-                   opacity: float = 0.5) -> LabelsLayer:
+                   opacity: float = 0.5, role: Role | None = None,
+                   provenance: LayerProvenance | None = None) -> LabelsLayer:
         """Add a label map (any integer dtype; uint8/uint16 display fastest and edit in place)."""
-        return self.append(LabelsLayer(volume, table, name=name, opacity=opacity))  # type: ignore[return-value]
+        return self.append(LabelsLayer(volume, table, name=name, opacity=opacity,  # type: ignore[return-value]
+                                       role=role, provenance=provenance))
 
     def add_heatmap(self, volume: Volume, name: str = "Heatmap", colormap: str = "inferno",
-                    value_range: tuple[float, float] | None = None,
-                    opacity: float = 0.5) -> HeatmapLayer:
+                    value_range: tuple[float, float] | None = None, opacity: float = 0.5,
+                    provenance: LayerProvenance | None = None) -> HeatmapLayer:
         return self.append(HeatmapLayer(volume, name=name, colormap=colormap,  # type: ignore[return-value]
-                                        value_range=value_range, opacity=opacity))
+                                        value_range=value_range, opacity=opacity,
+                                        provenance=provenance))
 
     def remove(self, layer: Layer) -> None:
         index = self._layers.index(layer)

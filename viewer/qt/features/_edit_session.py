@@ -20,6 +20,7 @@ from engine.editing import autosave
 from engine.errors import CandorError
 from engine.volume import Volume
 from viewer.qt.jobs_bridge import submit_watched
+from viewer.state.provenance import LayerProvenance, Role
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +28,18 @@ IDLE_MS = 3000
 
 
 def model_of(layer) -> ModelRef | str | None:
-    """The model that produced an AI layer, from its volume metadata (``model``/``version``)."""
+    """The model that produced an AI layer, from its typed provenance."""
     if layer is None:
         return None
-    md = layer.volume.metadata
-    name, version = md.get("model_name") or md.get("model"), md.get("model_version") or md.get("version")
-    trust = md.get("trust")
-    if not name and isinstance(trust, dict):  # the AI menu's result record
-        name = trust.get("model")
-    if isinstance(name, dict):  # {"name": ..., "version": ...} as in a segmentation report
-        name, version = name.get("name"), name.get("version") or version
-    if isinstance(name, str) and "@" in name and not version:
-        name, _, version = name.partition("@")
-    if not name or not version:
+    p = layer.provenance
+    if not p.model_name or not p.model_version:
         return None
-    weights = md.get("weights_hash")
-    return ModelRef(str(name), str(version), weights) if weights else f"{name}@{version}"
+    return ModelRef(p.model_name, p.model_version, p.weights_hash) if p.weights_hash else p.model_label
+
+
+def _saved_layer(layer, role: str, array, table, info: dict) -> autosave.SavedLayer:
+    info = {**info, "provenance": layer.provenance.to_dict()}
+    return autosave.SavedLayer(layer.name, array, layer.volume.geometry, table, role, info)
 
 
 class EditSession(QObject):
@@ -98,18 +95,16 @@ class EditSession(QObject):
 
     # Autosave -------------------------------------------------------------------------------
     def snapshot(self) -> autosave.Snapshot:
+        """The tracked layers with their typed role and provenance (model, weights, OOD, trust)."""
         layers, seen = [], set()
         for layer, ai in self._tracked:
-            if ai is not None and id(ai) not in seen:
-                seen.add(id(ai))
-                info = {k: v for k, v in ai.volume.metadata.items()
-                        if k in ("model", "version", "model_name", "model_version", "weights_hash")}
-                layers.append(autosave.SavedLayer(ai.name, ai.volume.array, ai.volume.geometry,
-                                                  ai.table, "ai", info))
+            if ai is not None and ai not in seen:
+                seen.add(ai)
+                layers.append(_saved_layer(ai, "ai", ai.volume.array, ai.table, {}))
             editor = self.editing.existing_editor(layer)
-            layers.append(autosave.SavedLayer(
-                layer.name, layer.volume.array.copy(), layer.volume.geometry,
-                editor.table if editor is not None else layer.table, "corrected",
+            layers.append(_saved_layer(
+                layer, layer.role.value, layer.volume.array.copy(),
+                editor.table if editor is not None else layer.table,
                 {"ai_source": ai.name if ai is not None else None}))
         return autosave.Snapshot(dict(self.source), layers, list(self.accepted_ids))
 
@@ -244,15 +239,18 @@ class EditSession(QObject):
         self.store = store
         ai_layers = {}
         for saved in snapshot.layers:
-            volume = Volume(saved.labels, saved.geometry, "OT", dict(saved.info))
             if saved.role == "ai":
-                ai_layers[saved.name] = self.model.layers.add_labels(volume, saved.table, name=saved.name)
-                ai_layers[saved.name].visible = False
+                layer = self.model.layers.add_labels(
+                    Volume(saved.labels, saved.geometry, "OT", _legacy_metadata(saved.info)),
+                    saved.table, name=saved.name, role=Role.AI, provenance=_provenance(saved))
+                layer.visible = False
+                ai_layers[saved.name] = layer
         for saved in snapshot.layers:
             if saved.role != "ai":
+                source = ai_layers.get(saved.info.get("ai_source"))
                 volume = Volume(saved.labels, saved.geometry, "OT", {"role": "corrected"})
-                layer = self.editing.add_editable(volume, saved.table, saved.name,
-                                                  ai_layers.get(saved.info.get("ai_source")))
+                layer = self.editing.add_editable(volume, saved.table, saved.name, source,
+                                                  role=_role(saved.role), provenance=_provenance(saved))
                 self._tracked.append((layer, self.editing.ai_source(layer)))
         self.source = dict(snapshot.source) or self.source
         self.accepted_ids = list(snapshot.accepted)
@@ -267,3 +265,22 @@ class EditSession(QObject):
                 watcher.job.wait()
         if self.store is not None:
             self._finish_store()
+
+
+def _provenance(saved: autosave.SavedLayer) -> LayerProvenance | None:
+    """The saved typed provenance; for autosaves older than it, None (read from the metadata or
+    inherited from the AI source)."""
+    d = saved.info.get("provenance")
+    return LayerProvenance.from_dict(d) if isinstance(d, dict) else None
+
+
+def _legacy_metadata(info: dict) -> dict:
+    return {k: v for k, v in info.items() if k in ("model", "version", "model_name",
+                                                    "model_version", "weights_hash")}
+
+
+def _role(value: str) -> Role | None:
+    try:
+        return Role(value)
+    except ValueError:
+        return None

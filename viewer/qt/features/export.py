@@ -58,10 +58,12 @@ class ExportDialog(QDialog):
 
     def __init__(self, labels: Volume, table: LabelTable, reference: Volume, runner,
                  parent: QWidget | None = None, folder: str | Path | None = None,
-                 name: str = "segmentation") -> None:
+                 name: str = "segmentation", provenance=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export Segmentation")
         self.labels, self.table, self.reference, self.runner = labels, table, reference, runner
+        #: ``engine.export.Provenance`` (a layer's typed provenance); None: read from ``labels``
+        self.provenance = provenance
         self.watcher = None
         self.result = None
         self.success_box: QMessageBox | None = None
@@ -211,7 +213,8 @@ class ExportDialog(QDialog):
         return ExportOptions(labels=self.selected_labels(), seg_type=self.seg_type.currentData(),
                              deidentify=self.deidentify.isChecked(),
                              pseudonym=self.pseudonym.text().strip() or None,
-                             include_image=self.include_image.isChecked())
+                             include_image=self.include_image.isChecked(),
+                             provenance=self.provenance)
 
     # Running --------------------------------------------------------------------------------
     def start_export(self) -> None:
@@ -307,7 +310,8 @@ def open_export_dialog(window):
         return None
     folder = _export_folder(window)
     dialog = ExportDialog(layer.volume, layer.table, model.image.volume, window.jobs, window,
-                          folder=folder, name=layer.name.replace(" ", "_") or "segmentation")
+                          folder=folder, name=layer.name.replace(" ", "_") or "segmentation",
+                          provenance=layer.export_provenance())
     dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
     window.export_dialog = dialog
     dialog.open()

@@ -1,0 +1,96 @@
+"""Defect "Provenance lost on crash recovery" (issue 14): a correction of an AI result, recovered
+after a crash, must still say which model it corrects — in the layer and in the DICOM SEG export.
+
+Real parts: a DICOM series written to disk, a real main window, a real brush stroke, the real
+autosave files, recovery through the edit session of a second window, and the File › Export
+Segmentation dialog writing a real SEG read back with highdicom.
+"""
+
+from __future__ import annotations
+
+import highdicom as hd
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from engine.editing.autosave import pending_sessions
+from tests.engine.export.data import make_series
+from tests.viewer.edit_helpers import AI_TABLE, GEOMETRY, activate, drag, make_ai
+from viewer.qt.app import create_application
+from viewer.qt.main_window import MainWindow
+
+WAIT_MS = 120_000
+TRUST = {"model": {"name": "candor-test", "version": "0.1"}, "ood": {"flag": True,
+                                                                     "reasons": ["dark scan"]}}
+
+
+def _window(qtbot, reference) -> MainWindow:
+    create_application()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.model.open_volume(reference)
+    QApplication.processEvents()
+    return window
+
+
+def _add_ai_result(window):
+    """An AI label layer carrying what the AI menu records: model, weights, OOD flag, trust."""
+    volume = make_ai()
+    volume.metadata.clear()
+    volume.metadata.update(model_name="candor-test", model_version="0.1", weights_hash="ab12cd34",
+                           role="ai", trust=TRUST, ood_flag=True)
+    return window.model.layers.add_labels(volume, AI_TABLE, name="AI lesion")
+
+
+def _crash(window) -> None:
+    session = window.edit.session
+    session.timer.stop()
+    if session._save_watcher is not None:
+        session._save_watcher.job.wait()
+    store, session.store = session.store, None
+    store._lock.release()
+
+
+def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbot, tmp_path):
+    series = make_series(tmp_path / "series", geometry=GEOMETRY)
+    first = _window(qtbot, series.reference)
+    activate(qtbot, first)
+    _add_ai_result(first)
+    first.model.cursor.set_slice("axial", 6)
+    first.edit.session.timer.setInterval(50)
+    qtbot.keyClick(first, Qt.Key.Key_B)
+    with qtbot.waitSignal(first.edit.session.autosaved, timeout=WAIT_MS):
+        drag(first.viewer.views["axial"], [(10, 10)])
+    _crash(first)
+    first.close()
+    (pending,) = pending_sessions()
+
+    second = _window(qtbot, series.reference)
+    second.edit.session.recover(pending.session_id)   # same scan open: adopted at once
+    ai, corrected = second.model.layers[1], second.model.layers[2]
+    assert second.edit.editing.ai_source(corrected) is ai
+
+    second.model.layers.active = corrected
+    second.action_export_seg.trigger()
+    dialog = second.export_dialog
+    dialog.set_format("seg")
+    out = tmp_path / "recovered_seg.dcm"
+    dialog.destination.setText(str(out))
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.success_box.close()
+    seg = hd.seg.segread(out)
+    (segment,) = seg.SegmentSequence
+    assert segment.SegmentAlgorithmType == "SEMIAUTOMATIC"       # not MANUAL
+    algorithm = segment.SegmentationAlgorithmIdentificationSequence[0]
+    assert (algorithm.AlgorithmName, algorithm.AlgorithmVersion) == ("candor-test", "0.1")
+
+    from viewer.state.provenance import Role  # the typed fields the layers carry
+
+    assert ai.role is Role.AI and corrected.role is Role.CORRECTED
+    for layer in (ai, corrected):
+        p = layer.provenance
+        assert (p.model_name, p.model_version, p.weights_hash) == ("candor-test", "0.1", "ab12cd34")
+        assert p.ood_flag is True and p.trust == TRUST
