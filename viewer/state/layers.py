@@ -15,7 +15,7 @@ import numpy as np
 from psygnal import Signal, SignalGroup
 
 from engine.errors import InputError
-from engine.labels import LabelTable
+from engine.labels import LabelTable, volume_ml
 from engine.volume import Volume
 from viewer.state.provenance import (
     LayerProvenance,
@@ -52,13 +52,27 @@ class Layer:
     def __init__(self, volume: Volume, name: str, opacity: float = 1.0, visible: bool = True,
                  role: Role | None = None, provenance: LayerProvenance | None = None) -> None:
         self.events = LayerEvents()
-        self.volume = volume
+        self._volume = volume
         self._name = name
         self._opacity = float(np.clip(opacity, 0.0, 1.0))
         self._visible = bool(visible)
         self._provenance = provenance if provenance is not None else from_metadata(volume.metadata)
         self._role = Role(role) if role is not None else role_from_metadata(
             volume.metadata, self.kind, self._provenance)
+
+    @property
+    def volume(self) -> Volume:
+        """The volume on show (an overlay on another grid is replaced by its resampled copy when
+        it is added to a :class:`LayerList`)."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: Volume) -> None:
+        self._volume = value
+        self._volume_replaced()
+
+    def _volume_replaced(self) -> None:
+        """Hook: anything bound to the old array rebinds here."""
 
     @property
     def role(self) -> Role:
@@ -149,6 +163,10 @@ class LabelsLayer(Layer):
         self._hidden: set[int] = set()
         self._counts = _LabelCounts(volume.array)
 
+    def _volume_replaced(self) -> None:
+        self._counts = _LabelCounts(self.volume.array)   # count the array shown and edited
+        self.events.data.emit()
+
     def refresh(self, region: tuple[slice, ...] | None = None) -> None:
         """Tell the views that ``volume.array`` was changed in place.
 
@@ -187,7 +205,7 @@ class LabelsLayer(Layer):
     def volume_ml(self, label_id: int) -> float:
         counts = self._voxel_counts()
         n = int(counts[label_id]) if 0 <= label_id < counts.size else 0
-        return n * self.volume.geometry.voxel_volume_ml
+        return volume_ml(n, self.volume.geometry.voxel_volume_ml)
 
     def lut(self, max_id: int | None = None) -> np.ndarray:
         """RGBA uint8 lookup table indexed by label id (0 and hidden labels transparent)."""

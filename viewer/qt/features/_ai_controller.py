@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from engine.errors import CandorError
 from engine.jobs import JobState
+from engine.labels import label_report
 from viewer.qt.features._ai_progress import JobProgress
 from viewer.qt.features._ai_results import add_result_layers, strip_map
 from viewer.qt.jobs_bridge import submit_watched
 from viewer.qt.ood_banner import OODBanner
-from viewer.qt.uncertainty_strip import UncertaintyStrip, attach_under_slider, per_slice_means
+from viewer.qt.uncertainty_strip import (
+    UncertaintyStrip,
+    attach_under_slider,
+    per_slice_means,
+)
+
+if TYPE_CHECKING:
+    from engine.trust import TrustOptions
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +180,9 @@ class AIController(QObject):
 
     @staticmethod
     def _summary(result) -> str:
-        arr = result.labels.array
-        ml = result.labels.geometry.voxel_volume_ml
-        parts = [f"{info.name} {float(np.count_nonzero(arr == info.id)) * ml:.1f} mL" for info in result.table]
+        report = label_report(result.labels.array, result.table,
+                              result.labels.geometry.voxel_volume_ml)
+        parts = [f"{row['name']} {float(row['volume_ml']):.1f} mL" for row in report]
         flag = " — OOD WARNING" if result.ood.flag else ""
         return "AI: " + ", ".join(parts) + flag
 
