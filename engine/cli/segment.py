@@ -72,15 +72,16 @@ def _check_suffixes(args: argparse.Namespace) -> None:
 
 
 def write_probabilities(result, path: str | Path) -> Path:
-    """``(K, z, y, x)`` probabilities → one vector image (K components, float32) with the mask's geometry."""
+    """``(K, z, y, x)`` probabilities of an analysis → one vector image (K float32 components) on the mask's grid."""
     from engine.io.formats import write_vector_image
 
     return write_vector_image(result.probabilities, result.labels.geometry, path)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Analyse once (:func:`engine.trust.analyze`), then only write files from the result."""
     from engine.cli.info import load_announced
-    from engine.trust.cli_segment import segment_with_trust, write_outputs
+    from engine.trust.cli_segment import analyze_for_cli, cli_report, write_outputs
     from engine.io import write_image
     from engine.models import DEFAULT_MODEL, load_model
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     volume = load_announced(args.path, args.series)
     progress = _Progress()
     try:
-        result, trust_sections, trust_result = segment_with_trust(args, volume, model, progress)
+        result = analyze_for_cli(args, volume, model, progress)
     finally:
         progress.close()
     for w in result.warnings:
@@ -98,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = {"mask": str(args.out)}
     if args.probabilities:
         outputs["probabilities"] = str(write_probabilities(result, args.probabilities))
-    outputs.update(write_outputs(args, trust_result))
-    rep = dict(result.report, outputs=outputs, **trust_sections)
+    outputs.update(write_outputs(args, result))
+    rep = {**cli_report(result, volume), "outputs": outputs}
     if args.report == "-":
         json.dump(rep, sys.stdout, indent=2)
         print()

@@ -8,9 +8,9 @@
     --roi MASK                 explain the label inside this region only (default: where it is predicted)
     --faithfulness             also run the deletion check of the saliency map
 
-:func:`segment_with_trust` returns the same :class:`engine.inference.SegmentationResult` the plain
-``segment()`` does (so the command writes mask, probabilities and report as before) plus the
-report sections ``"ood"``, ``"uncertainty"``, ``"saliency"``.
+:func:`analyze_for_cli` runs the one analysis (:func:`engine.trust.analyze`, probabilities on the
+input grid only when ``--probabilities`` asks for them); :func:`cli_report` and
+:func:`write_outputs` only turn its :class:`engine.trust.AnalysisResult` into the report and files.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def resolve_target(target: str | None, table) -> int | None:
     raise InputError(f"--target {target!r} is not a label of this model (labels: {names})")
 
 
-def options_from_args(args: argparse.Namespace, model) -> "TrustOptions":
-    from engine.trust.pipeline import TrustOptions
+def options_from_args(args: argparse.Namespace, model) -> "AnalysisOptions":
+    from engine.trust.options import MAP_KEYS, AnalysisOptions
 
     if args.mc_samples < 1:
         raise InputError("--mc-samples must be at least 1")
@@ -62,40 +62,33 @@ def options_from_args(args: argparse.Namespace, model) -> "TrustOptions":
         from engine.io import load
 
         roi = load(args.roi)
-    return TrustOptions(roi=roi, mc_samples=args.mc_samples, use_ensemble=members > 1,
-                        saliency_labels=(target,) if args.saliency else (),
-                        saliency_layer=args.saliency_layer, faithfulness=bool(args.faithfulness and args.saliency),
-                        seed=args.seed, device=args.device)
+    return AnalysisOptions(roi=roi, mc_samples=args.mc_samples, use_ensemble=members > 1,
+                           saliency_labels=(target,) if args.saliency else (),
+                           saliency_layer=args.saliency_layer, faithfulness=bool(args.faithfulness and args.saliency),
+                           seed=args.seed, device=args.device, maps=MAP_KEYS if args.uncertainty else (),
+                           probabilities=bool(getattr(args, "probabilities", None)))
 
 
-def segment_with_trust(args: argparse.Namespace, volume, model, progress=None):
-    """One analysis pass → ``(SegmentationResult, {"ood", "uncertainty", "saliency"}, TrustResult)``."""
-    from engine.inference.segment import SegmentationResult, probabilities_to_input_grid
-    from engine.trust.pipeline import analyze
+def analyze_for_cli(args: argparse.Namespace, volume, model, progress=None):
+    """The one analysis pass for ``candor segment`` → :class:`engine.trust.AnalysisResult`."""
+    from engine.trust.analysis import analyze
 
-    result = analyze(volume, model, options_from_args(args, model), progress=progress)
+    return analyze(volume, model, options_from_args(args, model), progress=progress)
+
+
+def cli_report(result, volume) -> dict:
+    """The ``--report`` JSON (without ``outputs``), every key read from the analysis result."""
     g = result.model_grid
-    probs, labels = probabilities_to_input_grid(g.probs, g.grid, volume.geometry)
-    label_volume = volume.with_array(labels, modality="SEG", warnings=list(volume.warnings))
-    label_volume.metadata["label_table"] = result.table.to_list()
-    m = model.manifest
-    counts = np.bincount(labels.ravel(), minlength=len(m.labels) + 1)
-    ml = volume.geometry.voxel_volume_ml
-    from engine.inference.predict import resolve_device
-
-    report = {
-        "device": str(resolve_device(args.device)),
-        "model": {"name": m.name, "version": m.version, "parent_version": m.parent_version,
-                  "members_used": result.uncertainty["members"], "task": m.task},
-        "labels": [{"id": i.id, "name": i.name, "color": list(i.color), "voxels": int(counts[i.id]),
-                    "volume_ml": round(float(counts[i.id]) * ml, 3)} for i in m.labels],
-        "warnings": list(volume.warnings) + result.ood.reasons,
+    return {
+        "device": result.device,
+        "model": result.model,
+        "labels": result.label_report,
+        "warnings": list(result.warnings),
         "timings": result.timings,
         "input": {"size": list(volume.size), "spacing": list(volume.spacing), "modality": volume.modality},
-        "model_grid": {"size": list(g.grid.size), "spacing": list(g.grid.spacing)},
+        "model_grid": {"size": list(g.size), "spacing": list(g.spacing)},
+        "ood": result.ood.to_dict(), "uncertainty": result.uncertainty, "saliency": result.explain,
     }
-    sections = {"ood": result.ood.to_dict(), "uncertainty": result.uncertainty, "saliency": result.explain}
-    return SegmentationResult(label_volume, probs, m.labels, report), sections, result
 
 
 def write_outputs(args: argparse.Namespace, trust_result) -> dict[str, str]:

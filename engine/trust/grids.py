@@ -25,23 +25,34 @@ def map_to_input(array: np.ndarray, model_grid: Geometry, target: Geometry, *, l
     return sitk.GetArrayFromImage(out)
 
 
-def labels_to_input(probs: np.ndarray, model_grid: Geometry, target: Geometry) -> np.ndarray:
-    """Argmax of the probabilities after resampling each class linearly onto ``target`` (uint8/uint16).
+def probabilities_to_input(probs: np.ndarray, model_grid: Geometry, target: Geometry, *, keep: bool = False,
+                           dtype=np.float16, cancel=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(K, …)`` model-grid probabilities onto ``target``: (argmax labels, probabilities or ``None``).
 
-    One class at a time with a running maximum: never K full-resolution float arrays at once.
+    The one place probabilities are resampled: each class linearly (outside the model grid:
+    background), one class at a time with a running maximum, so no K full-resolution float32
+    arrays exist at once; ties go to the lower class. ``keep`` also returns the resampled
+    probabilities as ``(K, z, y, x)`` ``dtype``. Labels are uint8 (uint16 beyond 256 classes).
     """
+    from engine.jobs import report
+
     k = probs.shape[0]
-    dtype = np.uint8 if k <= 256 else np.uint16
+    label_dtype = np.uint8 if k <= 256 else np.uint16
     if model_grid.is_close(target, spacing_tol=1e-6):
-        return probs.argmax(0).astype(dtype)
-    best = map_to_input(np.ascontiguousarray(probs[0], dtype=np.float32), model_grid, target, default=1.0)
-    labels = np.zeros(best.shape, dtype)
-    for c in range(1, k):
-        p = map_to_input(np.ascontiguousarray(probs[c], dtype=np.float32), model_grid, target, default=0.0)
-        better = p > best
+        return probs.argmax(0).astype(label_dtype), (probs.astype(dtype) if keep else None)
+    out = np.empty((k, *target.shape), dtype=dtype) if keep else None
+    best = np.full(target.shape, -1.0, dtype=np.float32)
+    labels = np.zeros(target.shape, label_dtype)
+    for c in range(k):
+        report(None, cancel, 0.0)
+        chan = map_to_input(np.ascontiguousarray(probs[c], dtype=np.float32), model_grid, target,
+                            default=1.0 if c == 0 else 0.0)
+        better = chan > best
         labels[better] = c
-        np.maximum(best, p, out=best)
-    return labels
+        np.copyto(best, chan, where=better)
+        if out is not None:
+            out[c] = chan
+    return labels, out
 
 
 def as_volume(array: np.ndarray, like: Volume, kind: str, **meta) -> Volume:

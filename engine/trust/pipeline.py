@@ -1,10 +1,10 @@
-"""One call that segments a scan and says why, how sure, and whether to trust it.
+"""The model-grid half of an analysis: preprocessing, the sampling pass, soft OOD scores.
 
-:func:`analyze` = input OOD checks → preprocessing (the model's spacing and normalisation) →
-one sliding-window pass of MC-Dropout/ensemble sampling (deterministic trunk once per patch) →
-optional Grad-CAM passes per label → output OOD scores → maps and labels back on the input grid.
-Model-grid work lives in :func:`model_grid_pass`, which the calibration script and the OOD
-evaluation reuse on generated cases.
+:func:`model_grid_pass` = one sliding-window pass of MC-Dropout/ensemble sampling (deterministic
+trunk once per patch) + optional Grad-CAM passes per label, on a normalised image on the model
+grid. :func:`engine.trust.analysis.analyze` wraps it with the input checks and the way back to the
+input grid; the calibration script reuses it (and :func:`all_soft_scores`) on generated cases.
+:func:`check_input` runs the OOD checks that need no network pass.
 """
 
 from __future__ import annotations
@@ -15,42 +15,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import InputError
 from engine.inference.predict import resolve_device, window_config
 from engine.inference.preprocess import normalize, to_model_spacing
 from engine.inference.sliding_window import sliding_window
-from engine.jobs import CancelToken, ProgressCallback, report, sub_progress
-from engine.labels import LabelTable
+from engine.jobs import CancelToken, ProgressCallback, sub_progress
 from engine.volume import Geometry, Volume
 from engine.trust.ensemble import choose_members, member_disagreement
 from engine.trust.entropy import decompose
 from engine.trust.gradcam import GradCamConfig, gradcam_patch_fn, gradcam_session, normalise_map
 from engine.trust.mc_dropout import DEFAULT_TAIL_STAGES, SamplingConfig, sampling_patch_fn, seeded
-from engine.trust.ood import OODReport, mode_calibration, mode_key, soft_checks
+from engine.trust.ood import OODReport, soft_checks
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, input_checks
 from engine.trust.ood_template import match_template
+from engine.trust.options import MAP_KEYS, AnalysisOptions
 from engine.trust.output_scores import brain_volume_score, output_scores
 
 log = logging.getLogger(__name__)
 
-MAP_NAMES = {"total": "Uncertainty (total)", "aleatoric": "Uncertainty (aleatoric)",
-             "epistemic": "Uncertainty (epistemic)", "disagreement": "Ensemble disagreement"}
-
-
-@dataclass(frozen=True)
-class TrustOptions:
-    """What to compute. ``mc_samples`` 1 = no MC dropout; ``saliency_labels`` empty = no Grad-CAM."""
-
-    mc_samples: int = 10
-    use_ensemble: bool = True
-    saliency_labels: tuple[int, ...] = ()
-    saliency_layer: str | None = None
-    faithfulness: bool = False
-    tail_stages: int | None = None
-    seed: int = 0
-    calibrated: bool = True
-    device: str = "auto"
-    roi: Volume | None = None       # optional Grad-CAM region (non-zero voxels), any grid
+MAP_NAMES = dict(zip(MAP_KEYS, ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)",
+                                "Ensemble disagreement")))
 
 
 @dataclass
@@ -68,26 +51,7 @@ class ModelGridResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class TrustResult:
-    labels: Volume
-    table: LabelTable
-    maps: dict[str, Volume]
-    saliency: dict[int, Volume]
-    ood: OODReport
-    uncertainty: dict
-    explain: dict
-    model: dict
-    timings: dict
-    model_grid: ModelGridResult | None = None
-
-    def report(self) -> dict:
-        """The JSON-ready sections the CLI report and the viewer record with the result."""
-        return {"model": self.model, "ood": self.ood.to_dict(), "uncertainty": self.uncertainty,
-                "saliency": self.explain, "timings": self.timings}
-
-
-def sampling_config(model, options: TrustOptions) -> SamplingConfig:
+def sampling_config(model, options: AnalysisOptions) -> SamplingConfig:
     trust = model.manifest.trust
     temperature = float(trust.get("temperature", 1.0)) if options.calibrated else 1.0
     tail = options.tail_stages if options.tail_stages is not None else (trust.get("mc") or {}).get("tail_stages")
@@ -96,7 +60,7 @@ def sampling_config(model, options: TrustOptions) -> SamplingConfig:
     return SamplingConfig(max(1, options.mc_samples), tail, temperature, options.seed)
 
 
-def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: TrustOptions, *,
+def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: AnalysisOptions, *,
                     roi: np.ndarray | None = None, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> ModelGridResult:
     """Sampling pass (+ Grad-CAM passes) over a normalised ``(z, y, x)`` image on the model grid."""
@@ -141,7 +105,7 @@ def _saliency_only(normalized, grid, net, options, scfg, roi, cfg, device, progr
     return result
 
 
-def _saliency(result: ModelGridResult, net, options: TrustOptions, temperature: float, roi, cfg, device,
+def _saliency(result: ModelGridResult, net, options: AnalysisOptions, temperature: float, roi, cfg, device,
               progress, cancel) -> dict:
     gcfg = GradCamConfig(tuple(options.saliency_labels), options.saliency_layer, roi is not None, temperature)
     image = result.normalized[None]
@@ -207,88 +171,14 @@ def check_input(volume: Volume, model) -> OODReport:
     return OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.get("modes")))
 
 
-def analyze(volume: Volume, model, options: TrustOptions = TrustOptions(), *,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> TrustResult:
-    """Segment ``volume`` with ``model`` (a ``LoadedModel``) and compute the trust maps and OOD report."""
-    manifest = model.manifest
-    if manifest.input_channels != 1:
-        raise InputError("the trust layer supports single-channel models only")
-    t_start = time.perf_counter()
-    report(progress, cancel, 0.0, "checking the input")
-    hard = input_checks(volume, manifest)
-    for check in hard:
-        if check.fired:
-            log.info("OOD input check fired: %s", check.name)
-    report(progress, cancel, 0.02, "preprocessing")
-    normalized, grid, stats = preprocess(volume, manifest)
-    roi = _roi_on(options.roi, grid) if options.roi is not None else None
-    grid_result = model_grid_pass(normalized, grid, model, options, roi=roi,
-                                  progress=sub_progress(progress, 0.05, 0.85), cancel=cancel)
-    if options.faithfulness and grid_result.saliency:
-        report(progress, cancel, 0.82, "checking the saliency map (deletion test)")
-        _faithfulness(grid_result, model, options, roi)
-    report(progress, cancel, 0.86, "checking the output")
-    soft, extras = all_soft_scores(volume, grid_result, stats["lower"], manifest)
-    cal = dict(manifest.trust.get("ood") or {})
-    mode = mode_key(len(choose_members(model.networks, options.use_ensemble)), max(1, options.mc_samples))
-    checks, combined, c_thr = soft_checks(soft, extras, cal, mode)
-    ood = OODReport(hard + checks, combined, c_thr, calibrated=mode_calibration(cal, mode)[2])
-    report(progress, cancel, 0.9, "mapping back to the scan")
-    result = _to_input_grid(volume, model, grid_result, ood, options)
-    result.timings["total_s"] = round(time.perf_counter() - t_start, 3)
-    report(progress, cancel, 1.0, "done")
-    return result
+#: The options under their former name (``engine.trust.pipeline.TrustOptions`` callers).
+TrustOptions = AnalysisOptions
 
 
-def _faithfulness(g: ModelGridResult, model, options: TrustOptions, roi) -> None:
-    from engine.trust.faithfulness import deletion_check
+def __getattr__(name: str):
+    """``analyze`` and its result moved to :mod:`engine.trust.analysis`; old imports still resolve."""
+    if name in ("analyze", "AnalysisResult", "TrustResult"):
+        from engine.trust import analysis
 
-    predicted = g.probs.argmax(0)
-    tissue = predicted > 0
-    device = str(resolve_device(options.device))
-    for c, sal in g.saliency.items():
-        region = roi if roi is not None else predicted == c
-        f = deletion_check(g.normalized, sal, region, tissue, c, [model.network], window_config(model.manifest),
-                           seed=options.seed, device=device)
-        g.faithfulness[c] = f.to_dict() if f is not None else None
-
-
-def _roi_on(roi: Volume, grid: Geometry) -> np.ndarray:
-    from engine.inference.preprocess import resample_to_grid
-    import SimpleITK as sitk
-
-    mask = Volume((np.asarray(roi.array) > 0).astype(np.uint8), roi.geometry)
-    out = sitk.GetArrayFromImage(resample_to_grid(mask.to_sitk(), grid, linear=False))
-    if not out.any():
-        raise InputError("the Grad-CAM region lies outside the scan")
-    return out > 0
-
-
-def _to_input_grid(volume: Volume, model, g: ModelGridResult, ood: OODReport, options: TrustOptions) -> TrustResult:
-    from engine.trust.grids import as_volume, labels_to_input, map_to_input
-
-    labels = as_volume(labels_to_input(g.probs, g.grid, volume.geometry), volume, "labels")
-    maps = {k: as_volume(map_to_input(v, g.grid, volume.geometry).astype(np.float32), volume, k, unit="nats")
-            for k, v in g.maps.items()}
-    saliency = {c: as_volume(map_to_input(v, g.grid, volume.geometry).astype(np.float32), volume, "saliency",
-                             label=c) for c, v in g.saliency.items()}
-    summary = uncertainty_summary(g, options, model)
-    table = model.manifest.labels
-    explain = {str(c): {"label": table.get(c).name if c in [l.id for l in table] else str(c),
-                        "layer": options.saliency_layer or getattr(model.network, "default_gradcam_layer", ""),
-                        "scale": round(g.saliency_scale.get(c, 0.0), 6),
-                        **({"faithfulness": g.faithfulness[c]} if c in g.faithfulness else {})} for c in g.saliency}
-    info = {"name": model.manifest.name, "version": model.manifest.version}
-    timings = {k: round(v, 3) for k, v in g.timings.items()}
-    return TrustResult(labels, table, maps, saliency, ood, summary, explain, info, timings, g)
-
-
-def uncertainty_summary(g: ModelGridResult, options: TrustOptions, model) -> dict:
-    fg = g.probs.argmax(0) > 0
-    out = {"mc_samples": max(1, options.mc_samples),
-           "members": len(choose_members(model.networks, options.use_ensemble)),
-           "temperature": sampling_config(model, options).temperature, "unit": "nats"}
-    for key, arr in g.maps.items():
-        out[f"mean_{key}"] = round(float(arr.mean()), 6)
-        out[f"mean_{key}_foreground"] = round(float(arr[fg].mean()) if fg.any() else 0.0, 6)
-    return out
+        return getattr(analysis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

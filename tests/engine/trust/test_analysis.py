@@ -1,0 +1,84 @@
+"""The one analysis path: ``analyze(volume, model, options)`` on a tiny real two-member model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError
+from engine.trust import SEGMENTATION, AnalysisOptions, analyze
+from engine.volume import Geometry, Volume
+
+PLAIN = replace(SEGMENTATION, device="cpu")
+
+
+def _oblique_volume(modality="MR"):
+    """Anisotropic, rotated, off-grid: the way back to the input grid really resamples."""
+    rng = np.random.default_rng(0)
+    a = np.deg2rad(15)
+    direction = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    g = Geometry((37, 30, 14), (0.8, 0.8, 3.0), (12.5, -40.0, 7.0), direction.ravel())
+    arr = rng.normal(500, 50, g.shape).astype(np.int16)
+    arr[4:10, 8:20, 10:25] += 400
+    return Volume(arr, g, modality, {"series_uid": "1.2.3", "patient_name": "Doe^Jane"})
+
+
+def test_deterministic_analysis_equals_the_former_segment(tiny_model):
+    from engine.inference.segment import segment
+
+    vol = _oblique_volume()
+    old = segment(vol, tiny_model, device="cpu")
+    new = analyze(vol, tiny_model, replace(PLAIN, probabilities=True))
+    np.testing.assert_array_equal(new.labels.array, old.labels.array)
+    # exp(log_softmax) vs softmax: at most one float16 step apart
+    np.testing.assert_allclose(new.probabilities.astype(np.float32), old.probabilities.astype(np.float32), atol=1e-3)
+    assert new.label_report == old.report["labels"]
+    assert new.model["members_used"] == 2 and new.maps == {} and new.saliency == {}
+
+
+def test_result_on_the_input_grid_with_report_and_probabilities(tiny_model):
+    vol = _oblique_volume()
+    result = analyze(vol, tiny_model, replace(PLAIN, probabilities=True))
+    assert result.labels.geometry == vol.geometry and result.labels.array.dtype == np.uint8
+    assert result.probabilities.shape == (3, *vol.array.shape) and result.probabilities.dtype == np.float16
+    np.testing.assert_allclose(result.probabilities.astype(np.float32).sum(0), 1.0, atol=5e-3)
+    chosen = np.take_along_axis(result.probabilities, result.labels.array[None].astype(np.intp), 0)[0]
+    np.testing.assert_array_equal(chosen, result.probabilities.max(0))   # argmax, up to float16 ties
+    assert [e["name"] for e in result.label_report] == ["Alpha", "Beta"]
+    for entry in result.label_report:
+        assert entry["voxels"] == int((result.labels.array == entry["id"]).sum())
+        assert entry["volume_ml"] == pytest.approx(entry["voxels"] * 0.8 * 0.8 * 3.0 / 1000, abs=1e-3)
+    assert set(result.timings) >= {"preprocess_s", "sampling_s", "postprocess_s", "total_s"}
+    assert result.model_grid.spacing == (2.0, 2.0, 2.0) and result.device == "cpu"
+    assert result.probability(1).geometry == vol.geometry
+    assert "patient_name" not in result.labels.metadata            # no patient data copied into results
+    assert result.labels.metadata["label_table"] == result.table.to_list()
+
+
+def test_probabilities_and_maps_only_when_asked(tiny_model, blob_volume):
+    plain = analyze(blob_volume, tiny_model, PLAIN)
+    assert plain.probabilities is None and plain.maps == {}
+    with pytest.raises(InputError, match="not asked for"):
+        plain.probability(1)
+    some = analyze(blob_volume, tiny_model, AnalysisOptions(mc_samples=2, maps=("epistemic",), device="cpu"))
+    assert set(some.maps) == {"epistemic"} and some.probabilities is None
+    assert some.uncertainty["mean_total"] >= some.uncertainty["mean_epistemic"] >= 0   # summary still whole
+
+
+def test_modality_mismatch_is_a_warning_with_its_reason(tiny_model):
+    result = analyze(_oblique_volume("CT"), tiny_model, PLAIN)
+    assert result.ood.flag and any("CT" in w and "MR" in w for w in result.warnings)
+
+
+def test_bad_device_options_and_input_are_clear_errors(tiny_model):
+    with pytest.raises(InputError, match="unknown device"):
+        analyze(_oblique_volume(), tiny_model, replace(PLAIN, device="tpu"))
+    g = Geometry((10, 10, 1), (1, 1, 1), (0, 0, 0))
+    with pytest.raises(InputError, match="too small"):
+        analyze(Volume(np.zeros(g.shape, np.float32), g), tiny_model, PLAIN)
+    with pytest.raises(InputError, match="mc_samples"):
+        AnalysisOptions(mc_samples=0)
+    with pytest.raises(InputError, match="unknown uncertainty maps"):
+        AnalysisOptions(maps=("variance",))
