@@ -91,7 +91,7 @@ def _options(args):
 
 def run(args) -> int:
     from engine import export
-    from engine.export.mask_source import check_same_series, load_mask
+    from engine.cli._mask_source import check_same_series, load_mask
     from engine.io import load
 
     options = _options(args)

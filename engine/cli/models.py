@@ -60,7 +60,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_use(args: argparse.Namespace) -> int:
-    from engine.corrections.versions import set_active
+    from engine.models.store import set_active
     from engine.errors import InputError
 
     name, sep, version = args.model.partition("@")

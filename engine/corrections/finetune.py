@@ -29,9 +29,10 @@ from engine.corrections.finetune_rehearsal import rehearsal_pairs
 from engine.corrections.finetune_train import (FinetuneConfig, evaluate, resolve_config, train_member,
                                               validation_score)
 from engine.corrections.queue import CorrectionQueue
-from engine.corrections.versions import next_version, set_active
 from engine.errors import InputError
 from engine.jobs import report, sub_progress
+from engine.models.store import set_active
+from engine.models.versions import next_version
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ Metadata lives in SQLite (see :mod:`engine.corrections.db`); arrays in :class:`B
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -67,15 +66,9 @@ def resolve_model(spec: str) -> ModelRef:
             raise
         log.warning("model %s is not installed here; its weights hash is not recorded", spec)
         return ModelRef.parse(spec)
-    from engine.models.manifest import load_manifest
+    from engine.models.store import weights_hash
 
-    manifest = load_manifest(info.path / "manifest.json")
-    digest = hashlib.sha256()
-    for member in manifest.members:
-        with open(info.path / member, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return ModelRef(info.name, info.version, digest.hexdigest())
+    return ModelRef(info.name, info.version, weights_hash(info.path))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Public API::
     from engine.models import load_model, list_models, Manifest, mc_dropout
     model = load_model("candor-brain-t1")        # or a package folder
     net = model.network                          # ResUNet3D in eval mode; model.networks = ensemble
+    store = ModelStore()                         # what a front end holds: find / active / load (cached)
 """
 
 from engine._lazy import lazy_exports
@@ -21,6 +22,8 @@ _WHERE = {
     "LoadedModel": "package", "load_model": "package", "save_model": "package",
     "ARCHITECTURES": "registry", "build_network": "registry", "register_architecture": "registry",
     "ResUNet3D": "unet", "TrunkFeatures": "unet",
+    "ModelStore": "store", "set_active": "store", "weights_hash": "store",
+    "next_version": "versions",
 }
 
 __all__ = sorted(_WHERE)

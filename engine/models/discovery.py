@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.errors import CandorError, ModelError
 from engine.models.manifest import Manifest, load_manifest
+from engine.models.versions import active_version
 from engine.resources import resource_path, user_subdir
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def find_model(spec: str) -> ModelInfo:
     a user package wins a tie) or ``NAME@VERSION``."""
     name, _, version = spec.partition("@")
     if not version:
-        from engine.corrections.versions import active_version  # lazy: the registry of active versions
-
         active = active_version(name)
         if active and any(m.name == name and m.version == active for m in list_models()):
             version = active

@@ -116,7 +116,7 @@ class FinetuneController(QObject):
             group.addAction(action)
 
     def use(self, version: str) -> None:
-        from engine.corrections.versions import set_active
+        from engine.models.store import set_active
 
         name = self.model_name()
         try:

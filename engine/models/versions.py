@@ -1,7 +1,9 @@
 """Which version of each model is active (the one ``NAME`` means), and new version numbers.
 
 Stored as ``active.json`` in the user's models folder. Fine-tuning makes an accepted version
-active; ``candor models use NAME@VERSION`` switches back (every version stays installed).
+active; ``candor models use NAME@VERSION`` switches back (every version stays installed). This
+module only reads and writes the record; :func:`engine.models.store.set_active` checks that the
+version is installed before writing it, and :func:`engine.models.discovery.find_model` reads it.
 """
 
 from __future__ import annotations
@@ -12,22 +14,21 @@ import re
 from pathlib import Path
 
 from engine.editing.durable import atomic_write_json
-from engine.errors import ModelError
+from engine.resources import user_subdir
 
 log = logging.getLogger(__name__)
 
 ACTIVE_FILE = "active.json"
 
 
-def _store() -> Path:
-    from engine.resources import user_subdir
-
+def _record() -> Path:
     return user_subdir("models") / ACTIVE_FILE
 
 
 def read_active() -> dict[str, str]:
+    """``{name: version}`` as recorded; an unreadable record counts as empty (latest versions)."""
     try:
-        data = json.loads(_store().read_text(encoding="utf-8"))
+        data = json.loads(_record().read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
@@ -37,18 +38,15 @@ def read_active() -> dict[str, str]:
 
 
 def active_version(name: str) -> str | None:
+    """The recorded active version of ``name`` (``None``: none recorded, the latest is used)."""
     return read_active().get(name)
 
 
-def set_active(name: str, version: str) -> None:
-    """Make ``name@version`` the active version (it must be installed)."""
-    from engine.models.discovery import list_models
-
-    if not any(m.name == name and m.version == version for m in list_models()):
-        raise ModelError(f"{name}@{version} is not installed")
+def write_active(name: str, version: str) -> None:
+    """Record ``name@version`` as active (durably); callers check it is installed."""
     active = read_active()
     active[name] = version
-    atomic_write_json(_store(), active)
+    atomic_write_json(_record(), active)
     log.info("active model: %s@%s", name, version)
 
 

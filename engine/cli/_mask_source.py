@@ -1,9 +1,11 @@
-"""What ``MASK`` names for ``candor export-seg``: a label file, or a correction in the queue.
+"""What ``MASK`` names for ``candor export-seg``: a label file, or a correction in the queue (CLI only).
 
 A queued correction is the corrected mask with its label table and the model that produced the
 AI mask (so its segments are SEMIAUTOMATIC with that model's name and version). The queue keeps
 only keyed pseudonyms of the study and series UIDs; they let us check that the reference given
 on the command line is the series the correction was drawn on, without storing its UID.
+Resolving a queue id lives here, in the CLI, so that :mod:`engine.export` never imports
+:mod:`engine.corrections`.
 """
 
 from __future__ import annotations
