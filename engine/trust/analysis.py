@@ -86,11 +86,13 @@ def _check_volume(volume: Volume, model) -> None:
         raise InputError(f"the image is too small to segment ({volume.size[0]}×{volume.size[1]}×{volume.size[2]})")
 
 
-def analyze(volume: Volume, model, options: AnalysisOptions = AnalysisOptions(), *,
+def analyze(volume: Volume, model, options: AnalysisOptions | None = None, *,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> AnalysisResult:
-    """Segment ``volume`` with ``model`` (a loaded model) and compute what ``options`` ask for."""
+    """Segment ``volume`` with ``model`` (a loaded model) and compute what ``options`` ask for
+    (default ``AnalysisOptions()``: MC-Dropout T = 10 over all members, every uncertainty map)."""
     from engine.inference.predict import resolve_device
 
+    options = AnalysisOptions() if options is None else options
     _check_volume(volume, model)
     device = resolve_device(options.device)
     manifest = model.manifest

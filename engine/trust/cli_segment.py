@@ -16,11 +16,14 @@ input grid only when ``--probabilities`` asks for them); :func:`cli_report` and
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import InputError
+
+if TYPE_CHECKING:
+    from engine.trust.options import AnalysisOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +51,7 @@ def resolve_target(target: str | None, table) -> int | None:
     raise InputError(f"--target {target!r} is not a label of this model (labels: {names})")
 
 
-def options_from_args(args: argparse.Namespace, model) -> "AnalysisOptions":
+def options_from_args(args: argparse.Namespace, model) -> AnalysisOptions:
     from engine.trust.options import MAP_KEYS, AnalysisOptions
 
     if args.mc_samples < 1:
