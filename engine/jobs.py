@@ -166,6 +166,7 @@ class Job:
                 return
             self._state = state
             listeners, self._done_listeners = self._done_listeners, []
+            self._progress_listeners = []   # no more reports: let their owners go
         for fn in listeners:
             try:
                 fn(self)
@@ -190,13 +191,18 @@ def _final_state(job: Job, future: Future) -> JobState:
 
 
 class JobRunner:
-    """Runs engine work on worker threads (torch, NumPy and SimpleITK release the GIL)."""
+    """Runs engine work on worker threads (torch, NumPy and SimpleITK release the GIL).
+
+    The runner holds a job only while it runs: once its done-listeners have been called it is
+    dropped, so a result lives exactly as long as whoever keeps the :class:`Job`.
+    """
 
     _ids = itertools.count(1)
 
     def __init__(self, max_workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="candor-job")
-        self._jobs: dict[int, Job] = {}
+        self._jobs: dict[int, Job] = {}   # unfinished jobs only
+        self._jobs_lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], *args: Any, name: str | None = None,
                on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -210,7 +216,8 @@ class JobRunner:
             job.on_progress(on_progress)
         if on_done is not None:
             job.on_done(on_done)
-        self._jobs[job.id] = job
+        with self._jobs_lock:
+            self._jobs[job.id] = job
 
         def _run() -> Any:
             job._state = JobState.RUNNING
@@ -220,12 +227,22 @@ class JobRunner:
 
         job._future = self._pool.submit(_run)
         # Done-listeners run once the future holds the result or the error, so they can read it.
-        job._future.add_done_callback(lambda f: job._finish(_final_state(job, f)))
+        job._future.add_done_callback(lambda f: self._settle(job, f))
         return job
+
+    def _settle(self, job: Job, future: Future) -> None:
+        try:
+            job._finish(_final_state(job, future))
+        finally:
+            with self._jobs_lock:
+                self._jobs.pop(job.id, None)
 
     @property
     def active(self) -> list[Job]:
-        return [j for j in self._jobs.values() if not j.state.finished]
+        """Jobs submitted and not yet finished (finished ones are not kept)."""
+        with self._jobs_lock:
+            jobs = list(self._jobs.values())
+        return [j for j in jobs if not j.state.finished]
 
     def shutdown(self, cancel: bool = True, wait: bool = True) -> None:
         """Cancel running work (if asked) and join the worker threads."""

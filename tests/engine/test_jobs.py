@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 
+import numpy as np
 import pytest
 
 from engine.errors import Cancelled, InputError
@@ -122,3 +125,29 @@ def test_cancel_before_start_finishes_the_job():
         assert blocker.wait(5) and blocker.state is JobState.CANCELLED
     finally:
         r.shutdown()
+
+
+def _block(mb, *, progress=None, cancel=None):
+    report(progress, cancel, 0.5, "allocating")
+    return np.ones(mb * 2**20, np.uint8)
+
+
+def test_finished_jobs_are_dropped_and_their_results_freed(runner):
+    """Defect "Results never freed" (issue 14): the runner kept every finished job, so every
+    result lived as long as the runner (the window)."""
+    refs = []
+    for _ in range(5):
+        job = runner.submit(_block, 16, on_progress=lambda e: None)
+        refs.append(weakref.ref(job.result(timeout=10)))
+        job.wait(10)
+        del job
+    gc.collect()
+    assert runner.active == []
+    assert [r() is None for r in refs] == [True] * 5
+
+
+def test_a_job_the_caller_keeps_still_holds_its_result(runner):
+    job = runner.submit(_block, 1)
+    job.wait(10)
+    gc.collect()
+    assert job.result().size == 2**20 and job.state is JobState.DONE

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 
-from PySide6.QtCore import QThread, QTimer
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.jobs import JobRunner, JobState, report
-from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.jobs_bridge import JobWatcher, submit_watched
 
 
 def _slow(n, *, progress=None, cancel=None):
@@ -39,5 +43,34 @@ def test_progress_reaches_gui_thread_and_loop_stays_responsive(qtbot):
         assert all(t is gui_thread for t in seen_threads)
         # ~0.5 s of work: a 10 ms timer on a free event loop fires many times meanwhile.
         assert len(ticks) >= 10
+    finally:
+        runner.shutdown()
+
+
+def _block(mb, *, progress=None, cancel=None):
+    report(progress, cancel, 0.5, "allocating")
+    return np.ones(mb * 2**20, np.uint8)
+
+
+def test_watchers_are_deleted_and_results_freed_once_delivered(qtbot):
+    """Defect "Results never freed" (issue 14): five 16 MB results stayed alive as long as the
+    watchers' parent (the window) because no watcher was ever deleted."""
+    runner = JobRunner()
+    parent = QObject()
+    seen, refs = [], []
+    try:
+        def consume(job):
+            seen.append(job.result().size)
+            refs.append(weakref.ref(job.result()))
+
+        watchers = [submit_watched(runner, _block, 16, parent=parent, on_finished=consume)
+                    for _ in range(5)]
+        qtbot.waitUntil(lambda: len(seen) == 5, timeout=20000)
+        qtbot.waitUntil(lambda: not parent.findChildren(JobWatcher), timeout=5000)
+        assert not any(shiboken6.isValid(w) for w in watchers)
+        del watchers, consume
+        gc.collect()
+        assert seen == [16 * 2**20] * 5
+        assert [r() is None for r in refs] == [True] * 5
     finally:
         runner.shutdown()

@@ -12,11 +12,14 @@ def submit_watched(runner, fn, *args, parent: QObject | None = None, on_finished
     """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts.
 
     Connect to ``finished`` through ``on_finished`` (a slot called in the GUI thread): a slot
-    connected after this returns can miss a job that finishes quickly.
+    connected after this returns can miss a job that finishes quickly. Once ``finished`` has
+    been delivered the watcher deletes itself (``deleteLater``), so neither it nor its parent keeps
+    the job's result; keep the :class:`Job` (``watcher.job``) if you need it later.
     """
     watcher = JobWatcher(parent)
     if on_finished is not None:
         watcher.finished.connect(on_finished)
+    watcher.finished.connect(watcher._release)
     watcher.job = runner.submit(fn, *args, on_progress=watcher._relay_progress,
                                 on_done=watcher._relay_done, **kwargs)
     return watcher
@@ -41,6 +44,11 @@ class JobWatcher(QObject):
 
     def _relay_done(self, job: Job) -> None:
         self.finished.emit(job)
+
+    def _release(self, _job: Job) -> None:
+        """Runs in the GUI thread after the slots connected before it: every queued slot of
+        this emission was posted before the deferred delete, so all still see the watcher."""
+        self.deleteLater()
 
 
 def outcome(job: Job, timeout: float = 10.0) -> tuple[object, BaseException | None]:
