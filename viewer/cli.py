@@ -1,7 +1,7 @@
 """The ``candor`` command: ``candor [view] [PATH]`` opens the GUI, everything else is the engine's CLI.
 
 Only no argument or an existing path opens the viewer; an unknown word is an error that suggests
-the closest command.
+the closest command. ``candor demo`` opens the study the engine's ``demo`` command wrote.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine import cli as engine_cli
+from engine.cli import demo as engine_demo
 
 
 def _add_view(sub) -> None:
@@ -28,10 +29,22 @@ def _view(args) -> int:
     return run_gui(args.path, screenshot=args.screenshot)
 
 
+def _demo(args) -> int:
+    """``candor demo``: the engine writes the sample study, then the viewer opens it."""
+    folder = engine_demo.write(args)
+    if args.no_view:
+        return 0
+    print("opening the viewer…", file=sys.stderr)
+    from viewer.qt.app import run_gui
+
+    return run_gui(str(folder))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, sub = engine_cli.build_parser(prog="candor")
     _add_view(sub)
+    sub.choices["demo"].set_defaults(func=_demo)
     if argv[:1] == ["--selftest"]:  # the standalone app's spelling of `candor selftest`
         argv = ["selftest", *argv[1:]]
     first = engine_cli.command_word(argv)
