@@ -32,6 +32,14 @@ KINDS = {  # (radius mm range, contrast × white matter range)
 }
 
 
+def _ai_labels(image, model):
+    """The shipped deterministic segmentation (``engine.trust.analyze`` with ``SEGMENTATION``), on the CPU."""
+    from dataclasses import replace
+
+    from engine.trust import SEGMENTATION, analyze
+
+    return analyze(image, model, replace(SEGMENTATION, device="cpu")).labels
+
 def _resources(tmp: Path) -> None:
     """A resources folder that links the shipped one, with a private copy of the model."""
     src = ROOT / "resources"
@@ -73,9 +81,8 @@ def make_case(seed: int, kind: str | None, lesions: int = 2):
 
 def lesion_dice(model, cases) -> float:
     from engine.corrections import dice
-    from engine.inference.segment import segment
 
-    return float(np.mean([dice(segment(img, model, device="cpu").labels.array == 3, truth.array == 3)
+    return float(np.mean([dice(_ai_labels(img, model).array == 3, truth.array == 3)
                           for img, truth in cases]))
 
 
@@ -111,9 +118,8 @@ def main() -> int:
         return 0
     for i in range(args.corrections):
         image, truth = make_case(600_000 + i, args.kind)
-        from engine.inference.segment import segment
 
-        ai = segment(image, base, device="cpu").labels
+        ai = _ai_labels(image, base)
         paths = {}
         for name, vol in (("image", image), ("ai", ai), ("corrected", truth)):
             paths[name] = tmp / f"c{i}_{name}.nii.gz"

@@ -35,6 +35,14 @@ EPOCHS, STEPS, LR = 16, 10, 5e-4  # as tests/engine/corrections/test_finetune.py
 HELD_OUT = range(600, 604)
 
 
+def _ai_labels(image, model):
+    """The shipped deterministic segmentation (``engine.trust.analyze`` with ``SEGMENTATION``), on the CPU."""
+    from dataclasses import replace
+
+    from engine.trust import SEGMENTATION, analyze
+
+    return analyze(image, model, replace(SEGMENTATION, device="cpu")).labels
+
 def child(base_seed: int, overrides: dict) -> dict:
     import numpy as np
     import SimpleITK as sitk
@@ -44,7 +52,6 @@ def child(base_seed: int, overrides: dict) -> dict:
     from engine.corrections import dice
     from engine.corrections.finetune import finetune
     from engine.corrections.finetune_train import FinetuneConfig
-    from engine.inference.segment import segment
     from engine.models.discovery import find_model
     from engine.models.package import load_model
     from engine.resources import user_subdir
@@ -58,7 +65,7 @@ def child(base_seed: int, overrides: dict) -> dict:
     for i in range(10):
         image, truth, _ = task.make_case(500 + i, 1, 2)
         paths = {}
-        for name, vol in (("image", image), ("ai", segment(image, base, device="cpu").labels),
+        for name, vol in (("image", image), ("ai", _ai_labels(image, base)),
                           ("corrected", truth)):
             paths[name] = tmp / f"c{i}_{name}.nii.gz"
             sitk.WriteImage(vol.to_sitk(), str(paths[name]))
@@ -68,7 +75,7 @@ def child(base_seed: int, overrides: dict) -> dict:
 
     def dark_dice(model) -> float:
         cases = [task.make_case(s, 0, 2) for s in HELD_OUT]
-        return float(np.mean([dice(segment(img, model, device="cpu").labels.array == 1, truth.array == 1)
+        return float(np.mean([dice(_ai_labels(img, model).array == 1, truth.array == 1)
                               for img, truth, _ in cases]))
 
     before = dark_dice(base)

@@ -94,26 +94,26 @@ def _step_read(ctx: _Context) -> str:
 
 
 def _step_segment(ctx: _Context) -> str:
-    from engine.inference.segment import segment
+    from engine.trust import SEGMENTATION, analyze
 
-    ctx.segmentation = segment(ctx.volume, ctx.model, device="auto")
+    ctx.segmentation = analyze(ctx.volume, ctx.model, SEGMENTATION)
     labels = ctx.segmentation.labels
     if not labels.geometry.is_close(ctx.volume.geometry):
         raise CandorError("the mask is not on the image's grid")
-    volumes = {l["name"]: l["volume_ml"] for l in ctx.segmentation.report["labels"]}
+    volumes = {l["name"]: l["volume_ml"] for l in ctx.segmentation.label_report}
     if min(volumes.values()) <= 0:
         raise CandorError(f"a label is empty: {volumes}")
     return ", ".join(f"{k} {v:.0f} mL" for k, v in volumes.items())
 
 
 def _step_trust(ctx: _Context) -> str:
-    from engine.trust.pipeline import TrustOptions, analyze
+    from engine.trust import AnalysisOptions, analyze
 
     table = ctx.model.manifest.labels
     target = table.by_name("lesion").id if any(l.name.lower() == "lesion" for l in table) else \
         next(iter(table)).id
     result = analyze(ctx.volume, ctx.model,
-                     TrustOptions(mc_samples=ctx.mc_samples, saliency_labels=(target,)))
+                     AnalysisOptions(mc_samples=ctx.mc_samples, saliency_labels=(target,)))
     for name, vol in {**result.maps, **{f"saliency {k}": v for k, v in result.saliency.items()}}.items():
         if not np.all(np.isfinite(vol.array)) or not vol.geometry.is_close(ctx.volume.geometry):
             raise CandorError(f"the {name} map is not finite or not on the image's grid")
@@ -126,7 +126,7 @@ def _step_trust(ctx: _Context) -> str:
 def _step_export(ctx: _Context) -> str:
     from engine.export import export_labels, import_seg, read_label_file
 
-    table = ctx.segmentation.label_table
+    table = ctx.segmentation.table
     nii = ctx.workdir / "mask.nii.gz"
     seg = ctx.workdir / "mask.dcm"
     export_labels(ctx.segmentation.labels, table, ctx.volume, nii)

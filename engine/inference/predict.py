@@ -1,7 +1,8 @@
 """Model-grid prediction: normalised image in, blended class probabilities (or logits) out.
 
-This is the part of :func:`engine.inference.segment` that training, evaluation and the trust layer
-share: no file I/O and no resampling, just the network(s) over the sliding window.
+Training and fine-tuning validation use it on images already on the model grid; the analysis path
+(:func:`engine.trust.analyze`) runs the same mean-of-softmax through its sampling patch function.
+No file I/O and no resampling, just the network(s) over the sliding window.
 """
 
 from __future__ import annotations

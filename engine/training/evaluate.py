@@ -5,7 +5,9 @@
 Held-out cases use seeds from ``EVAL_SEED_BASE`` (never used by training or validation): new
 deformations, contrasts and lesions. Dice per class and lesion-wise detection are measured on the
 model's 2 mm grid against the generator's labels; the sample study is segmented end to end
-(``segment()``: 1 mm in, 1 mm out) and compared with its 1 mm ground truth.
+(1 mm in, 1 mm out) and compared with its 1 mm ground truth. Both go through the shipped analysis,
+``engine.trust.analyze(volume, model, SEGMENTATION)`` (all loaded members averaged, no dropout);
+``--members N`` loads only the first N members.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import time
 
 import numpy as np
 
-from engine.inference.predict import predict_probabilities, window_config
-from engine.inference.preprocess import normalize
 from engine.models.package import LoadedModel, load_model
 from engine.training.metrics import dice, lesion_detection, lesion_detection_by_size
 from engine.synthesis.synth import LESION, generate_case
 from engine.synthesis.template import load_template
+from engine.trust import SEGMENTATION, analyze
+from engine.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,16 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "sd": float(arr.std()), "min": float(arr.min()), "n": int(arr.size)}
 
 
-def evaluate_generated(model: LoadedModel, cases: int, members: int | None = None) -> dict:
+def _plain_labels(volume: Volume, model: LoadedModel) -> tuple[np.ndarray, dict]:
+    """Labels (and timings) of the shipped deterministic analysis, on the volume's grid, on the CPU."""
+    from dataclasses import replace
+
+    result = analyze(volume, model, replace(SEGMENTATION, device="cpu"))
+    return result.labels.array, result.timings
+
+
+def evaluate_generated(model: LoadedModel, cases: int) -> dict:
     template = load_template(model.manifest.target_spacing[0])
-    nets = model.members(members)
-    cfg = window_config(model.manifest)
     scores: dict[str, list[float]] = {label.name: [] for label in model.manifest.labels}
     detection = {"lesions": 0, "detected": 0, "false_positive_blobs": 0}
     by_size: list[dict] | None = None
@@ -48,8 +56,7 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
     for i in range(cases):
         case = generate_case(EVAL_SEED_BASE + i, template)
         t0 = time.perf_counter()
-        image, _ = normalize(case.image, model.manifest.normalization)
-        pred = predict_probabilities(image, nets, cfg).argmax(0).astype(np.uint8)
+        pred, _ = _plain_labels(Volume(case.image, case.geometry, "MR"), model)
         seconds.append(time.perf_counter() - t0)
         for label in model.manifest.labels:
             d = dice(pred, case.labels, label.id)
@@ -65,7 +72,7 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
             lesion_cases.append(dice(pred, case.labels, LESION))
         log.info("case %d: %s", i, {k: round(v[-1], 3) for k, v in scores.items() if v})
     return {
-        "cases": cases, "seeds": [EVAL_SEED_BASE, EVAL_SEED_BASE + cases - 1], "members": len(nets),
+        "cases": cases, "seeds": [EVAL_SEED_BASE, EVAL_SEED_BASE + cases - 1], "members": len(model.networks),
         "grid": "model grid (2 mm), labels from the generator",
         "dice": {k: _summary(v) for k, v in scores.items()},
         "lesion_detection": detection | {
@@ -78,18 +85,16 @@ def evaluate_generated(model: LoadedModel, cases: int, members: int | None = Non
     }
 
 
-def evaluate_demo(model: LoadedModel, members: int | None = None) -> dict:
+def evaluate_demo(model: LoadedModel) -> dict:
     from engine.demo import demo_volume
-    from engine.inference.segment import segment
 
     volume, truth = demo_volume()
-    result = segment(volume, model, device="cpu", members=members)
-    pred = result.labels.array
+    pred, timings = _plain_labels(volume, model)
     return {
-        "grid": "1 mm sample study, end to end through segment()",
+        "grid": "1 mm sample study, end to end through engine.trust.analyze",
         "dice": {l.name: dice(pred, truth, l.id) for l in model.manifest.labels},
         "lesion_detection": lesion_detection(pred, truth, LESION),
-        "timings": result.report["timings"],
+        "timings": timings,
     }
 
 
@@ -107,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     model = load_model(args.model, members=args.members)
     out = {"model": {"name": model.manifest.name, "version": model.manifest.version},
-           "generated": evaluate_generated(model, args.cases, args.members),
-           "demo": evaluate_demo(model, args.members)}
+           "generated": evaluate_generated(model, args.cases),
+           "demo": evaluate_demo(model)}
     text = json.dumps(out, indent=2)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -30,7 +30,7 @@ import torch
 
 from engine.cli import main
 from engine.corrections import CorrectionQueue, dice
-from engine.inference.segment import segment
+from tests.engine.trust.segmentation import plain_segmentation as segment
 from engine.models.discovery import find_model
 from engine.models.package import load_model
 from engine.resources import user_subdir

@@ -1,6 +1,7 @@
 """The shipped default model, end to end: `candor demo`, `candor segment`, lesion found, geometry kept."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pydicom
@@ -9,13 +10,13 @@ import SimpleITK as sitk
 
 from engine.cli import main as cli
 from engine.demo import PATIENT_NAME, demo_volume
-from engine.inference import segment
 from engine.io import load
 from engine.models import DEFAULT_MODEL, load_model
 from engine.training.evaluate import EVAL_SEED_BASE
 from engine.training.metrics import dice, lesion_detection
 from engine.synthesis.synth import LESION, generate_case
 from engine.synthesis.template import load_template
+from engine.trust import SEGMENTATION, analyze
 from engine.volume import Volume
 
 
@@ -69,7 +70,7 @@ def test_demo_then_segment_writes_an_aligned_mask_that_finds_the_lesion(tmp_path
 
 def test_lesion_found_in_the_demo_study(default_model):
     volume, truth = demo_volume()
-    labels = segment(volume, default_model, device="cpu").labels.array
+    labels = analyze(volume, default_model, replace(SEGMENTATION, device="cpu")).labels.array
     found = lesion_detection(labels, truth, LESION)
     assert found["detected"] == 1 and found["false_positive_blobs"] <= 2
     assert dice(labels, truth, LESION) > 0.5
@@ -84,7 +85,7 @@ def test_lesion_found_in_a_held_out_generated_case(default_model):
             break
         seed += 1
     volume = Volume(case.image, case.geometry, "MR")
-    result = segment(volume, default_model, device="cpu")
+    result = analyze(volume, default_model, replace(SEGMENTATION, device="cpu", probabilities=True))
     assert result.labels.geometry == volume.geometry
     found = lesion_detection(result.labels.array, case.labels, LESION)
     assert found["detected"] >= 1 and found["false_positive_blobs"] <= 2

@@ -25,16 +25,39 @@ def _oblique_volume(modality="MR"):
     return Volume(arr, g, modality, {"series_uid": "1.2.3", "patient_name": "Doe^Jane"})
 
 
-def test_deterministic_analysis_equals_the_former_segment(tiny_model):
-    from engine.inference.segment import segment
+def _reference_segmentation(vol, model):
+    """Written out here as the former ``segment()`` did it: ensemble mean softmax on the model grid
+    (``predict_probabilities``), each class resampled linearly by SimpleITK onto the input grid, argmax."""
+    import SimpleITK as sitk
 
+    from engine.inference import normalize, predict_probabilities, to_model_spacing, window_config
+
+    raw, grid = to_model_spacing(vol, model.manifest.target_spacing)
+    image, _ = normalize(raw, model.manifest.normalization)
+    probs = predict_probabilities(image, model.networks, window_config(model.manifest))
+    reference = sitk.GetImageFromArray(np.zeros(vol.array.shape, np.float32))
+    reference.SetSpacing(vol.spacing)
+    reference.SetOrigin(vol.geometry.origin)
+    reference.SetDirection(vol.geometry.direction)
+    out = []
+    for c in range(probs.shape[0]):
+        src = sitk.GetImageFromArray(probs[c])
+        src.SetSpacing(grid.spacing)
+        src.SetOrigin(grid.origin)
+        src.SetDirection(grid.direction)
+        res = sitk.Resample(src, reference, sitk.Transform(), sitk.sitkLinear, 1.0 if c == 0 else 0.0)
+        out.append(sitk.GetArrayFromImage(res))
+    return np.stack(out)
+
+
+def test_deterministic_analysis_equals_the_former_segment(tiny_model):
     vol = _oblique_volume()
-    old = segment(vol, tiny_model, device="cpu")
+    expected = _reference_segmentation(vol, tiny_model)
     new = analyze(vol, tiny_model, replace(PLAIN, probabilities=True))
-    np.testing.assert_array_equal(new.labels.array, old.labels.array)
-    # exp(log_softmax) vs softmax: at most one float16 step apart
-    np.testing.assert_allclose(new.probabilities.astype(np.float32), old.probabilities.astype(np.float32), atol=1e-3)
-    assert new.label_report == old.report["labels"]
+    # ties broken towards the lower class, as argmax does
+    np.testing.assert_array_equal(new.labels.array, expected.argmax(0))
+    # exp(log_softmax) vs softmax, stored as float16: at most one float16 step apart
+    np.testing.assert_allclose(new.probabilities.astype(np.float32), expected, atol=1e-3)
     assert new.model["members_used"] == 2 and new.maps == {} and new.saliency == {}
 
 
@@ -82,3 +105,29 @@ def test_bad_device_options_and_input_are_clear_errors(tiny_model):
         AnalysisOptions(mc_samples=0)
     with pytest.raises(InputError, match="unknown uncertainty maps"):
         AnalysisOptions(maps=("variance",))
+
+
+def test_analysis_job_reports_progress_and_cancels(tiny_model):
+    from engine.errors import Cancelled
+    from engine.jobs import JobRunner, JobState
+
+    runner = JobRunner()
+    try:
+        events = []
+        job = runner.submit(analyze, _oblique_volume(), tiny_model, PLAIN, on_progress=events.append)
+        result = job.result(timeout=120)
+        assert job.state is JobState.DONE and result.labels.geometry == _oblique_volume().geometry
+        fractions = [e.fraction for e in events]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert {"inference", "done"} <= {e.stage for e in events}
+
+        def cancel_on_inference(event):
+            if event.stage == "inference" and event.fraction > 0.1:
+                job2.cancel()
+
+        job2 = runner.submit(analyze, _oblique_volume(), tiny_model, PLAIN, on_progress=cancel_on_inference)
+        with pytest.raises(Cancelled):
+            job2.result(timeout=120)
+        assert job2.state is JobState.CANCELLED
+    finally:
+        runner.shutdown()
