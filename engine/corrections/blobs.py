@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.editing.durable import CorruptFileError, fsync_dir
+from engine.durable import replace_durably
+from engine.editing.durable import CorruptFileError
 from engine.volume import Geometry, Volume
 
 log = logging.getLogger(__name__)
@@ -53,16 +54,13 @@ class BlobStore:
         tmp_path = Path(tmp)
         try:
             sitk.WriteImage(image, str(tmp_path), useCompression=True)
-            with open(tmp_path, "rb+") as fh:
-                os.fsync(fh.fileno())
             digest = _file_sha256(tmp_path)
             target = self.path(digest)
             target.parent.mkdir(exist_ok=True)
             if target.exists():
                 tmp_path.unlink()
             else:
-                os.replace(tmp_path, target)
-                fsync_dir(target.parent)
+                replace_durably(tmp_path, target)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise

@@ -29,6 +29,7 @@ from engine.corrections.finetune_rehearsal import rehearsal_pairs
 from engine.corrections.finetune_train import (FinetuneConfig, evaluate, resolve_config, train_member,
                                               validation_score)
 from engine.corrections.queue import CorrectionQueue
+from engine.durable import replace_durably
 from engine.errors import InputError
 from engine.jobs import report, sub_progress
 from engine.models.store import set_active
@@ -60,7 +61,7 @@ def _write_package(loaded, networks, manifest, version: str, training: dict, val
     for folder in (REGRESSION_DIR, REHEARSAL_DIR):  # the same frozen and rehearsal sets
         if loaded.path is not None and (loaded.path / folder).is_dir():
             shutil.copytree(loaded.path / folder, tmp / folder)
-    os.replace(tmp, final)
+    replace_durably(tmp, final)  # every file flushed, then one rename
     return final
 
 

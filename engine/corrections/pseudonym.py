@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from engine.editing.durable import atomic_write_bytes
+from engine.durable import atomic_write_bytes
 
 SECRET_FILE = "pseudonym.key"
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.editing.durable import CorruptFileError, atomic_write_json, read_array, write_array
+from engine.durable import atomic_write_json
+from engine.editing.durable import CorruptFileError, read_array, write_array
 from engine.editing.session_lock import FileLock, is_locked_by_other
 from engine.errors import CandorError
 from engine.jobs import report

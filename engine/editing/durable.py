@@ -1,8 +1,8 @@
-"""Durable files: atomic replace (temp + fsync + rename + directory fsync) and checked array files.
+"""Checked array files for autosave: content-addressed, written through :mod:`engine.durable`.
 
-A reader sees either the previous complete file or the new complete one, never a torn write, even
-if the process is killed (``kill -9``) or the machine loses power mid-save. Array files are
-content-addressed: their name is the SHA-256 of what they hold, and reading re-checks it.
+An array file's name is the SHA-256 of what it holds, and reading re-checks it; the write itself
+is :func:`engine.durable.atomic_write` (temp + fsync + rename + directory fsync), so a reader sees
+the previous complete file or the new one, never a torn write.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import struct
-import tempfile
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from engine.durable import atomic_write
 from engine.errors import CandorError
 
 log = logging.getLogger(__name__)
@@ -29,41 +27,6 @@ _CHUNK = 8 * 1024 * 1024
 
 class CorruptFileError(CandorError):
     """A saved file does not hold what its name or header promises."""
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename inside ``folder`` durable (no-op where directories cannot be opened)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Callable[[object], None], suffix: str = "") -> None:
-    """Create or replace ``path`` atomically: ``write(file)`` fills a temp file, then rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda fh: fh.write(data))
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def _chunks(array: np.ndarray):

@@ -2,7 +2,8 @@
 
 Every exporter writes into a temporary name in the destination's own folder (so the final
 ``os.replace`` is an atomic rename on the same file system) and renames only once everything has
-been written. On any error, cancellation included, the temporary files are removed: a reader or a
+been written; the rename is :func:`engine.durable.replace_durably` (files flushed first, then the
+folder), so a finished export also survives a power cut. On any error, cancellation included, the temporary files are removed: a reader or a
 PACS watcher never sees a half-written segmentation.
 """
 
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.durable import replace_durably
 from engine.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class AtomicOutputs:
         for temp, final in self._pending:
             if final.is_dir() and not final.is_symlink():
                 shutil.rmtree(final)
-            os.replace(temp, final)
+            replace_durably(temp, final)
             done.append(final)
         self._pending.clear()
         return done

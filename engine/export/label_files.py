@@ -20,6 +20,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.export.codes import codes_for
 from engine.export.slicer_fields import segmentation_fields, table_from_fields
+from engine.io.formats import READ_SUFFIXES, suffix_of
 from engine.labels import LabelTable
 from engine.volume import Volume
 
@@ -31,10 +32,9 @@ SIDECAR_FORMAT = "candor-labels/1"
 def sidecar_path(path: str | Path) -> Path:
     """``mask.nii.gz`` → ``mask.json`` (the BIDS habit: same stem, .json)."""
     path = Path(path)
-    name = path.name
-    for ending in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
-        if name.lower().endswith(ending):
-            return path.with_name(name[: -len(ending)] + ".json")
+    name, ending = path.name, suffix_of(path)
+    if ending in READ_SUFFIXES:
+        return path.with_name(name[: -len(ending)] + ".json")
     return path.with_name(name + ".json")
 
 

@@ -16,6 +16,7 @@ from engine.export.grid import (as_label_array, labels_on_grid, present_labels,
 from engine.export.options import ExportOptions, ExportResult, Provenance, format_of
 from engine.export.seg_dicom import write_seg
 from engine.export.seg_write import binary_frames
+from engine.io.formats import READ_SUFFIXES, suffix_of
 from engine.jobs import report, sub_progress
 from engine.labels import LabelTable
 from engine.volume import Volume
@@ -92,10 +93,9 @@ def _write_label_file(fmt, volume, table, ids, out, outputs, extra) -> list[Path
 
 def image_path_for(out: Path) -> Path:
     """Where the reference image goes beside an exported file: ``mask_image.nii.gz`` etc."""
-    name = out.name
-    for ending in (".nii.gz", ".nii", ".nrrd"):
-        if name.lower().endswith(ending):
-            return out.with_name(name[: -len(ending)] + "_image" + name[-len(ending):])
+    name, ending = out.name, suffix_of(out)
+    if ending in READ_SUFFIXES:
+        return out.with_name(name[: -len(ending)] + "_image" + name[-len(ending):])
     return out.with_name(out.stem + "_images")
 
 

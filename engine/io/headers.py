@@ -22,6 +22,7 @@ from pydicom.uid import UID
 
 from engine.errors import CandorError, InputError
 from engine.io import fastheader
+from engine.io.formats import READ_SUFFIXES
 from engine.io.guard import MAX_SLICE_PIXELS, PASS_THROUGH, damage, max_voxel_bytes
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
 
 def _not_dicom_reason(path: str) -> str:
     name = str(path).lower()
-    if name.endswith((".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")):
+    if name.endswith(READ_SUFFIXES):
         return "not a DICOM file (a NIfTI/NRRD/MetaImage volume: open the file itself)"
     return "not a DICOM file"
 

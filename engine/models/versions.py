@@ -13,7 +13,7 @@ import logging
 import re
 from pathlib import Path
 
-from engine.editing.durable import atomic_write_json
+from engine.durable import atomic_write_json
 from engine.resources import user_subdir
 
 log = logging.getLogger(__name__)
