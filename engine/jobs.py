@@ -12,17 +12,19 @@ delivered to listeners; the Qt layer relays them to the GUI thread (``viewer/qt/
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from engine.errors import CandorError, Cancelled
+from engine.errors import Cancelled, CandorError
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +144,8 @@ class Job:
 
     def wait(self, timeout: float | None = None) -> bool:
         assert self._future is not None
-        try:
+        with contextlib.suppress(CancelledError, TimeoutError):  # cancelled futures raise here
             self._future.exception(timeout)
-        except Exception:  # cancelled futures raise here
-            pass
         return self._state.finished
 
     # Internals ------------------------------------------------------------------------------
@@ -198,11 +198,13 @@ class JobRunner:
     """
 
     _ids = itertools.count(1)
+    _runners: ClassVar[weakref.WeakSet[JobRunner]] = weakref.WeakSet()   # for leak checks in tests
 
     def __init__(self, max_workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="candor-job")
         self._jobs: dict[int, Job] = {}   # unfinished jobs only
         self._jobs_lock = threading.Lock()
+        JobRunner._runners.add(self)
 
     def submit(self, fn: Callable[..., Any], *args: Any, name: str | None = None,
                on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -243,6 +245,11 @@ class JobRunner:
         with self._jobs_lock:
             jobs = list(self._jobs.values())
         return [j for j in jobs if not j.state.finished]
+
+    @classmethod
+    def unfinished(cls) -> list[Job]:
+        """Unfinished jobs of every runner still alive (what a test must not leave behind)."""
+        return [job for runner in list(cls._runners) for job in runner.active]
 
     def shutdown(self, cancel: bool = True, wait: bool = True) -> None:
         """Cancel running work (if asked) and join the worker threads."""

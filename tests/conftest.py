@@ -5,6 +5,10 @@ pytest-xvfb starts Xvfb when it is installed. Without Xvfb and without a usable 
 Qt aborts the whole run inside ``qapp``; instead this file says once which package to install and
 skips the GUI tests, so the Qt-free tests still run. ``CANDOR_REQUIRE_DISPLAY=1`` (or ``CI`` set)
 turns the missing display into an error, so a CI job never goes green by skipping its GUI tests.
+
+Every GUI test is checked for leaks (``tests/viewer/leaks.py``): a top-level widget, a thread or
+QThread it started, or an unfinished job still alive after its teardown fails it. A test whose leak
+is a third-party library's opts out explicitly: ``@pytest.mark.allow_leaks("threads", reason=...)``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,37 @@ GUI_FIXTURES = ("qtbot", "qapp")
 INSTALL_HINT = ("install Xvfb to run them (Debian/Ubuntu: sudo apt-get install xvfb xauth; "
                 "Fedora: sudo dnf install xorg-x11-server-Xvfb xorg-x11-xauth)")
 _NO_DISPLAY = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "allow_leaks(*kinds, reason): this GUI test may leave "
+                            "widgets/threads/jobs alive (a third-party library's; say why)")
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    """Fail a GUI test that leaves top-level widgets, threads/QThreads or unfinished jobs alive.
+
+    Autouse fixtures are set up before ``qtbot``, so this teardown runs after pytest-qt has
+    closed the widgets the test registered with ``qtbot.addWidget``.
+    """
+    if not _is_gui(request.node):
+        yield
+        return
+    from tests.viewer import leaks
+
+    marker = request.node.get_closest_marker("allow_leaks")
+    allow: tuple[str, ...] = ()
+    if marker is not None:
+        allow = tuple(marker.args)
+        unknown = set(allow) - set(leaks.KINDS)
+        if unknown or not marker.kwargs.get("reason"):
+            pytest.fail(f"allow_leaks needs kinds from {leaks.KINDS} and a reason")
+    before = leaks.snapshot()
+    yield
+    problems = leaks.leaks(before, allow)
+    if problems:
+        pytest.fail("the test left these alive:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

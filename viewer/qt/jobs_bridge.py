@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
+
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from engine.jobs import Job, ProgressEvent
 
 
 def submit_watched(runner, fn, *args, parent: QObject | None = None, on_finished=None,
-                   **kwargs) -> "JobWatcher":
+                   **kwargs) -> JobWatcher:
     """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts.
 
     Connect to ``finished`` through ``on_finished`` (a slot called in the GUI thread): a slot
@@ -40,10 +43,12 @@ class JobWatcher(QObject):
         self.job: Job | None = None
 
     def _relay_progress(self, event: ProgressEvent) -> None:
-        self.progress.emit(event)
+        if shiboken6.isValid(self):
+            self.progress.emit(event)
 
     def _relay_done(self, job: Job) -> None:
-        self.finished.emit(job)
+        if shiboken6.isValid(self):   # its parent (a closed window) may have deleted it
+            self.finished.emit(job)
 
     def _release(self, _job: Job) -> None:
         """Runs in the GUI thread after the slots connected before it: every queued slot of
@@ -60,5 +65,5 @@ def outcome(job: Job, timeout: float = 10.0) -> tuple[object, BaseException | No
         return None, error
     try:
         return job.result(timeout), None
-    except BaseException as exc:  # cancelled before it started
+    except (CancelledError, TimeoutError) as exc:  # cancelled before it started
         return None, exc
