@@ -13,7 +13,7 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 export MPLCONFIGDIR   ?= $(CURDIR)/.cache/matplotlib
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install demo test test-float32 test-fast test-slow test-installer fuzz bench train-default calibrate-trust evaluate-trust installer clean
+.PHONY: install demo lint test test-float32 test-fast test-slow test-installer fuzz bench train-default calibrate-trust evaluate-trust installer clean
 
 install: $(STAMP)
 
@@ -27,7 +27,12 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/candor demo
 
-test: install
+# Style/bug checks (ruff) and the import-layer contracts in pyproject.toml (lint-imports).
+lint: install
+	$(VENV)/bin/ruff check engine viewer tests bench
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The numeric path of a CPU without AVX-512/bf16 hardware (e.g. an AMD EPYC of the Zen 2/3 kind),

@@ -26,7 +26,7 @@ from scipy.ndimage import binary_dilation, binary_erosion
 from engine.models import load_manifest, load_model
 from engine.models.discovery import DEFAULT_MODEL
 from engine.trust.calibration import auroc, fpr_at_tpr
-from engine.trust.pipeline import TrustOptions, analyze
+from engine.trust.pipeline import TrustOptions
 from engine.training.ood_shifts import FAR_SHIFTS, OOD_SEED_BASE, SHIFTS, suite
 from engine.synthesis.template import load_template
 

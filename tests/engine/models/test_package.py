@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.errors import ModelError
-from engine.models import Manifest, find_model, list_models, load_manifest, load_model, save_model
+from engine.models import Manifest, find_model, list_models, load_model, save_model
 from engine.models.weights import read_state_dict
 from engine.resources import user_subdir
 from tests.engine.models.tiny import tiny_manifest, tiny_networks, write_tiny_package
