@@ -8,16 +8,34 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFormLayo
                                QPushButton, QSlider, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
+from viewer.qt.binding import UpdateGuard, connect_setattr
 from viewer.state.layers import HEATMAP_COLORMAPS, HeatmapLayer, LabelsLayer, Layer
 from viewer.state.viewer_model import ViewerModel
 
 ROLE = Qt.ItemDataRole.UserRole
+FLAG_PREFIX = "⚠ "
 
 
 def _swatch(rgb) -> QIcon:
     pix = QPixmap(12, 12)
     pix.fill(QColor(*rgb))
     return QIcon(pix)
+
+
+def display_name(layer: Layer) -> str:
+    """The name shown in the panel: the layer's name, flagged when its AI input check failed
+    (the flag is the layer's ``provenance.ood_flag``, not part of its name)."""
+    return FLAG_PREFIX + layer.name if layer.provenance.ood_flag else layer.name
+
+
+def _tooltip(layer: Layer) -> str:
+    p = layer.provenance
+    text = f"{layer.role.value} layer"
+    if p.model_name:
+        text += f" — model {p.model_label}"
+    if p.ood_flag:
+        text += " — OOD warning: the input check flagged this scan"
+    return text
 
 
 class LayersPanel(QDockWidget):
@@ -27,7 +45,7 @@ class LayersPanel(QDockWidget):
         super().__init__("Layers", parent)
         self.setObjectName("layers_dock")
         self.model = model
-        self._updating = False  # re-entrancy guard: widget ↔ state
+        self._updating = UpdateGuard()  # widget ↔ state: no echo while the panel fills widgets
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Layer", "Volume"])
         self.tree.setColumnWidth(0, 190)
@@ -35,10 +53,12 @@ class LayersPanel(QDockWidget):
         self.tree.currentItemChanged.connect(self._current_changed)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.valueChanged.connect(self._opacity_changed)
+        connect_setattr(self.opacity.valueChanged, self._active_overlay, "opacity", self._updating,
+                        lambda value: value / 100.0)
         self.colormap = QComboBox()
         self.colormap.addItems(HEATMAP_COLORMAPS)
-        self.colormap.currentTextChanged.connect(self._colormap_changed)
+        connect_setattr(self.colormap.currentTextChanged, self._active_heatmap, "colormap",
+                        self._updating)
         self.range_lo, self.range_hi = QDoubleSpinBox(), QDoubleSpinBox()
         for box in (self.range_lo, self.range_hi):
             box.setDecimals(3)
@@ -72,27 +92,29 @@ class LayersPanel(QDockWidget):
 
     # Tree -----------------------------------------------------------------------------------
     def _rebuild(self, *_args) -> None:
-        self._updating = True
+        with self._updating:
+            self._fill_tree()
+        self._select_active(self.model.layers.active)
+
+    def _fill_tree(self) -> None:
         for signal, slot in self._layer_slots:
             signal.disconnect(slot)
         self._layer_slots = []
         self.tree.clear()
         for layer in reversed(list(self.model.layers)):   # top-most first, like every layer list
-            item = QTreeWidgetItem([f"{layer.name}", ""])
+            item = QTreeWidgetItem([display_name(layer), ""])
             item.setData(0, ROLE, layer)
             item.setCheckState(0, Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
-            item.setToolTip(0, f"{layer.kind} layer")
+            item.setToolTip(0, _tooltip(layer))
             self.tree.addTopLevelItem(item)
             if isinstance(layer, LabelsLayer):
                 self._add_label_rows(item, layer)
             item.setExpanded(True)
             for signal in (layer.events.visible, layer.events.style, layer.events.data,
-                           layer.events.name):
+                           layer.events.name, layer.events.provenance, layer.events.role):
                 slot = self._refresh_later
                 signal.connect(slot)
                 self._layer_slots.append((signal, slot))
-        self._updating = False
-        self._select_active(self.model.layers.active)
 
     def _add_label_rows(self, parent: QTreeWidgetItem, layer: LabelsLayer) -> None:
         for label_id in layer.label_ids:
@@ -126,14 +148,11 @@ class LayersPanel(QDockWidget):
             return
         checked = item.checkState(0) == Qt.CheckState.Checked
         data = item.data(0, ROLE)
-        self._updating = True
-        try:
+        with self._updating:
             if isinstance(data, tuple):
                 data[0].set_label_visible(data[1], checked)
             else:
                 data.visible = checked
-        finally:
-            self._updating = False
 
     def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
         if current is None:
@@ -145,7 +164,10 @@ class LayersPanel(QDockWidget):
         self._show_controls(layer)
 
     def _show_controls(self, layer: Layer | None) -> None:
-        self._updating = True
+        with self._updating:
+            self._fill_controls(layer)
+
+    def _fill_controls(self, layer: Layer | None) -> None:
         overlay = layer is not None and layer.kind != "image"
         self.opacity.setEnabled(overlay)
         self.remove_button.setEnabled(overlay)
@@ -157,25 +179,21 @@ class LayersPanel(QDockWidget):
             self.colormap.setCurrentText(layer.colormap)
             self.range_lo.setValue(layer.value_range[0])
             self.range_hi.setValue(layer.value_range[1])
-        self._updating = False
 
     def _select_active(self, layer) -> None:
         item = self.item_for(layer) if layer is not None else None
         if item is not None and self.tree.currentItem() is not item:
-            self._updating = True
-            self.tree.setCurrentItem(item)
-            self._updating = False
+            with self._updating:
+                self.tree.setCurrentItem(item)
         self._show_controls(layer)
 
-    def _opacity_changed(self, value: int) -> None:
+    def _active_overlay(self) -> Layer | None:
         layer = self.model.layers.active
-        if not self._updating and layer is not None and layer.kind != "image":
-            layer.opacity = value / 100.0
+        return layer if layer is not None and layer.kind != "image" else None
 
-    def _colormap_changed(self, name: str) -> None:
+    def _active_heatmap(self) -> HeatmapLayer | None:
         layer = self.model.layers.active
-        if not self._updating and isinstance(layer, HeatmapLayer):
-            layer.colormap = name
+        return layer if isinstance(layer, HeatmapLayer) else None
 
     def _range_changed(self) -> None:
         layer = self.model.layers.active
