@@ -15,6 +15,7 @@ from engine.resources import resource_path, user_subdir
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "candor-brain-t1"
+MANIFEST_NAME = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def list_models() -> list[ModelInfo]:
     for source, root in model_roots():
         if not root.is_dir():
             continue
-        for folder in sorted(p for p in root.iterdir() if (p / "manifest.json").is_file()):
+        for folder in sorted(p for p in root.iterdir() if (p / MANIFEST_NAME).is_file()):
             try:
-                found.append(ModelInfo.from_manifest(load_manifest(folder / "manifest.json"), source, folder))
+                found.append(ModelInfo.from_manifest(load_manifest(folder / MANIFEST_NAME), source, folder))
             except ModelError as exc:
                 log.warning("skipping model folder %s: %s", folder.name, exc)
     return found
@@ -80,3 +81,21 @@ def find_model(spec: str) -> ModelInfo:
         known = sorted({m.name for m in list_models()})
         raise ModelError(f"no model named {spec!r} (available: {', '.join(known) or 'none'})")
     return max(matches, key=lambda m: (_version_key(m.version), m.source == "user"))
+
+
+def package_folder(source: str | Path | Manifest) -> Path:
+    """The package folder ``source`` names: a folder, its ``manifest.json``, a :class:`Manifest`
+    (its installed ``NAME@VERSION``), or ``NAME`` / ``NAME@VERSION`` (see :func:`find_model`)."""
+    if isinstance(source, Manifest):
+        return find_model(f"{source.name}@{source.version}").path
+    path = Path(source)
+    if path.is_file() and path.name == MANIFEST_NAME:
+        return path.parent
+    if path.is_dir():
+        if not (path / MANIFEST_NAME).is_file():
+            raise ModelError(f"{path.name} is not a Candor model package (no {MANIFEST_NAME})")
+        return path
+    text = str(source)
+    if "/" in text or "\\" in text or (path.suffix and "@" not in text):  # "NAME@1.0.0" has a "suffix"
+        raise ModelError(f"model {text!r} not found")
+    return find_model(text).path

@@ -15,14 +15,12 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
+from engine.models.discovery import MANIFEST_NAME, package_folder
 from engine.models.manifest import Manifest, load_manifest, save_manifest
 from engine.models.registry import build_network
 from engine.models.weights import check_state_dict, read_state_dict, write_safetensors
 
 log = logging.getLogger(__name__)
-
-MANIFEST_NAME = "manifest.json"
-
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -56,7 +54,7 @@ def load_model(source: str | Path | Manifest, *, trust: bool = False, members: i
     ``members`` limits how many ensemble members are read (``None``: all). ``trust=True`` allows
     pickled or TorchScript weight files (never needed for Candor's own packages).
     """
-    folder = _resolve_folder(source)
+    folder = package_folder(source)
     manifest = load_manifest(folder / MANIFEST_NAME)
     names = manifest.members if members is None else manifest.members[: max(1, members)]
     networks = []
@@ -84,22 +82,3 @@ def save_model(folder: str | Path, manifest: Manifest, networks: list[nn.Module]
                           metadata={"model": manifest.name, "version": manifest.version})
     save_manifest(manifest, folder / MANIFEST_NAME)
     return folder
-
-
-def _resolve_folder(source: str | Path | Manifest) -> Path:
-    if isinstance(source, Manifest):
-        from engine.models.discovery import find_model
-
-        return find_model(f"{source.name}@{source.version}").path
-    path = Path(source)
-    if path.is_file() and path.name == MANIFEST_NAME:
-        return path.parent
-    if path.is_dir():
-        if not (path / MANIFEST_NAME).is_file():
-            raise ModelError(f"{path.name} is not a Candor model package (no {MANIFEST_NAME})")
-        return path
-    if path.suffix or "/" in str(source) or "\\" in str(source):
-        raise ModelError(f"model {str(source)!r} not found")
-    from engine.models.discovery import find_model
-
-    return find_model(str(source)).path

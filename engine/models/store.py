@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import ModelError
-from engine.models.discovery import ModelInfo, find_model, list_models
+from engine.models.discovery import MANIFEST_NAME, ModelInfo, find_model, list_models, package_folder
 from engine.models.manifest import load_manifest
 from engine.models.versions import write_active
 
@@ -41,21 +41,13 @@ def set_active(name: str, version: str) -> None:
 def weights_hash(folder: str | Path) -> str:
     """SHA-256 over a package's weight files, in manifest member order (what a correction records)."""
     folder = Path(folder)
-    manifest = load_manifest(folder / "manifest.json")
+    manifest = load_manifest(folder / MANIFEST_NAME)
     digest = hashlib.sha256()
     for member in manifest.members:
         with open(folder / member, "rb") as fh:
             for chunk in iter(lambda: fh.read(_HASH_CHUNK), b""):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-def package_folder(spec: str | Path) -> Path:
-    """The folder a spec names: a package folder as given, else ``NAME`` / ``NAME@VERSION``."""
-    path = Path(spec)
-    if path.is_dir():
-        return path
-    return find_model(str(spec)).path
 
 
 class ModelStore:

@@ -57,6 +57,15 @@ def test_load_is_cached_per_folder_and_follows_the_active_version(two_versions):
     assert store.loaded() == []
 
 
+def test_load_model_takes_name_at_version(two_versions):
+    """``NAME@1.0.0`` once looked like a file name with a suffix ``.0`` and was refused."""
+    from engine.models import load_model
+
+    assert load_model("tiny-test@0.1.0").manifest.version == "0.1.0"
+    with pytest.raises(ModelError, match="not found"):
+        load_model("no/such/model.safetensors")
+
+
 def test_concurrent_loads_read_the_package_once(two_versions):
     store = ModelStore()
     results = []
