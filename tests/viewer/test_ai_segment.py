@@ -62,11 +62,11 @@ def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, wind
     assert any("Hounsfield" in r for r in banner.reasons)
     assert "Hounsfield" in banner.details.text() and "trained on" in banner.title.text()
     labels = window.model.layers.active_labels
-    assert labels.name.startswith("⚠") and labels.ood_flag
+    assert not labels.name.startswith("⚠") and labels.provenance.ood_flag   # flag: a field
     panel = window.layers_panel
     qtbot.waitUntil(lambda: panel.item_for(labels) is not None, timeout=5000)
     assert panel.item_for(labels).text(0).startswith("⚠")
-    record = labels.volume.metadata["trust"]
+    record = labels.provenance.trust
     assert record["ood"]["flag"] and record["ood"]["reasons"] == banner.reasons
     qtbot.mouseClick(banner.dismiss_button, Qt.MouseButton.LeftButton)
     assert not banner.isVisible() and "acknowledged" in record     # the dismissal is recorded
@@ -98,7 +98,7 @@ def test_uncertainty_layers_strips_and_most_uncertain_slice(qtbot, window):
     names = [layer.name for layer in window.model.layers]
     for name in ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)", "Ensemble disagreement"):
         assert name in names
-    assert window.model.layers.active_labels.trust_record["uncertainty"]["members"] == 2
+    assert window.model.layers.active_labels.provenance.trust["uncertainty"]["members"] == 2
     strip = window.ai.strips["axial"]
     assert strip.isVisible() and strip.values.size == window.model.grid.shape[0]
     window.model.focused = "axial"

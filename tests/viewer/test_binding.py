@@ -26,7 +26,7 @@ def test_guard_is_cleared_after_an_exception_and_nests():
     with pytest.raises(ZeroDivisionError):
         with guard:
             assert guard.active
-            1 / 0
+            raise ZeroDivisionError
     assert not guard.active
     with guard:
         with guard:

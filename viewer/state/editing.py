@@ -156,11 +156,12 @@ class LayerEditing:
     def __init__(self, layers) -> None:
         self.events = LayerEditingEvents()
         self.layers = layers  # viewer.state.layers.LayerList
-        self._editors: dict[int, LabelEditor] = {}
-        self._sources: dict[int, Any] = {}  # corrected layer id → weakref to its AI layer
+        self._editors: weakref.WeakKeyDictionary[LabelsLayer, LabelEditor] = weakref.WeakKeyDictionary()
+        #: corrected layer → weakref to the AI layer it corrects
+        self._sources: weakref.WeakKeyDictionary[LabelsLayer, Any] = weakref.WeakKeyDictionary()
         self._editable: weakref.WeakSet = weakref.WeakSet()
         self._batch_depth = 0
-        self._dirty: dict[int, tuple[LabelsLayer, slice]] = {}
+        self._dirty: dict[LabelsLayer, slice] = {}
         self.layers.events.removed.connect(self._forget)
 
     # Which layers are editable --------------------------------------------------------------
@@ -170,10 +171,10 @@ class LayerEditing:
     def mark_editable(self, layer: LabelsLayer, ai_source: LabelsLayer | None = None) -> None:
         self._editable.add(layer)
         if ai_source is not None:
-            self._sources[id(layer)] = weakref.ref(ai_source)
+            self._sources[layer] = weakref.ref(ai_source)
 
     def ai_source(self, layer) -> LabelsLayer | None:
-        ref = self._sources.get(id(layer))
+        ref = self._sources.get(layer)
         return ref() if ref is not None else None
 
     @property
@@ -249,17 +250,17 @@ class LayerEditing:
         if not self.is_editable(layer):
             raise InputError(f"{layer.name} is an AI result and is never edited; copy it to a "
                              "corrected layer first")
-        editor = self._editors.get(id(layer))
+        editor = self._editors.get(layer)
         if editor is None:
             image = self.layers.image
             editor = LabelEditor(layer.volume.array, layer.volume.geometry.spacing, layer.table,
                                  image=image.volume.array if image is not None else None)
             editor.on_change(lambda bbox, l=layer, e=editor: self._changed(l, e, bbox))
-            self._editors[id(layer)] = editor
+            self._editors[layer] = editor
         return editor
 
     def existing_editor(self, layer) -> LabelEditor | None:
-        return self._editors.get(id(layer))
+        return self._editors.get(layer)
 
     def ensure_label(self, layer: LabelsLayer, label_id: int) -> None:
         """Give ``label_id`` a name and colour before it is painted, so it shows at once."""
@@ -271,7 +272,7 @@ class LayerEditing:
 
     def end_stroke(self, layer: LabelsLayer) -> None:
         """Finish the stroke in progress on ``layer``: one undo step for the whole stroke."""
-        editor = self._editors.get(id(layer))
+        editor = self._editors.get(layer)
         if editor is not None and editor.in_stroke:
             editor.end_stroke()
             self.events.committed.emit(layer)
@@ -287,21 +288,20 @@ class LayerEditing:
             self.events.table.emit(layer)
             self.events.edited.emit(layer)
         elif self._batch_depth:
-            _, rows = self._dirty.get(id(layer), (layer, None))
-            self._dirty[id(layer)] = (layer, _union_rows(rows, bbox[0]))
+            self._dirty[layer] = _union_rows(self._dirty.get(layer), bbox[0])
         else:
             layer.refresh(bbox)
             self.events.edited.emit(layer)
 
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, {}
-        for layer, rows in dirty.values():
+        for layer, rows in dirty.items():
             layer.refresh((rows,))
             self.events.edited.emit(layer)
 
     def _forget(self, _index: int, layer) -> None:
-        self._editors.pop(id(layer), None)
-        self._sources.pop(id(layer), None)
+        self._editors.pop(layer, None)
+        self._sources.pop(layer, None)
 
     # Coordinates ----------------------------------------------------------------------------
     @staticmethod

@@ -159,18 +159,17 @@ class AIController(QObject):
 
     # Results --------------------------------------------------------------------------------
     def _show(self, result, purpose: str) -> None:
+        record = None
         if purpose == "explain":
             from viewer.qt.features._ai_results import add_saliency_layer, result_record
 
-            record = result_record(result)
             for label_id, vol in result.saliency.items():
-                add_saliency_layer(self.model, result, label_id, vol, record)
+                add_saliency_layer(self.model, result, label_id, vol, result_record(result))
         else:
-            add_result_layers(self.model, result)
+            record = add_result_layers(self.model, result)["labels"].provenance.trust
             self.last_result = result
             self._update_strips(result)
         if result.ood.flag:
-            record = result.labels.metadata.get("trust") if purpose != "explain" else None
             self.banner_bar.show()
             self.banner.show_report(result.ood.to_dict(), record, result.model["name"])
             for reason in result.ood.reasons:

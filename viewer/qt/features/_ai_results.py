@@ -1,11 +1,16 @@
-"""Turning a :class:`engine.trust.TrustResult` into layers, a banner and uncertainty strips."""
+"""Turning an analysis result into layers, a banner and uncertainty strips.
+
+Every layer made here carries the run's typed :class:`LayerProvenance` (model name, version,
+weights hash if known, OOD verdict, trust record) and its role (AI labels or heatmap); the layers
+panel shows the OOD flag from that field, so layer names stay plain.
+"""
 
 from __future__ import annotations
 
 import copy
 
+from viewer.state.provenance import LayerProvenance, Role
 
-FLAG_PREFIX = "⚠ "
 MAP_COLORMAPS = {"total": "inferno", "aleatoric": "magma", "epistemic": "plasma", "disagreement": "viridis"}
 
 
@@ -14,9 +19,17 @@ def result_record(result) -> dict:
     return copy.deepcopy(result.report())
 
 
+def result_provenance(result, record: dict) -> LayerProvenance:
+    """The typed provenance of every layer of one run (``record`` is shared, so the banner's
+    dismissal recorded in it is part of the layer's trust record)."""
+    model = result.model or {}
+    return LayerProvenance(model_name=model.get("name"), model_version=model.get("version"),
+                           weights_hash=model.get("weights_hash"), ood_flag=bool(result.ood.flag),
+                           ood=result.ood.to_dict(), trust=record)
+
+
 def segmentation_name(result) -> str:
-    name = f"AI segmentation ({result.model['name']} {result.model['version']})"
-    return FLAG_PREFIX + name + " — OOD warning" if result.ood.flag else name
+    return f"AI segmentation ({result.model['name']} {result.model['version']})"
 
 
 def add_result_layers(model, result, *, maps: bool = True) -> dict:
@@ -25,26 +38,19 @@ def add_result_layers(model, result, *, maps: bool = True) -> dict:
     from engine.trust.entropy import max_entropy
 
     record = result_record(result)
-    labels = result.labels
-    labels.metadata["label_table"] = result.table.to_list()
-    labels.metadata["trust"] = record
-    # Provenance read by the exporters (AI segments name their algorithm) and the correction queue.
-    labels.metadata.update(model_name=result.model.get("name"), model_version=result.model.get("version"),
-                           role="ai")
+    provenance = result_provenance(result, record)
     layers = {}
-    layer = model.layers.add_labels(labels, result.table, name=segmentation_name(result), opacity=0.45)
-    layer.trust_record = record
-    layer.ood_flag = bool(result.ood.flag)
+    layer = model.layers.add_labels(result.labels, result.table, name=segmentation_name(result),
+                                    opacity=0.45, role=Role.AI, provenance=provenance)
     layers["labels"] = layer
     k = result.table and len(result.table) + 1
     if maps:
         for key, vol in result.maps.items():
             top = max_entropy(k or 2) if key in ("total", "aleatoric") else max(float(vol.array.max()), 1e-6)
-            name = (FLAG_PREFIX if result.ood.flag else "") + MAP_NAMES.get(key, key)
-            heat = model.layers.add_heatmap(vol, name=name, colormap=MAP_COLORMAPS.get(key, "inferno"),
-                                            value_range=(0.0, top), opacity=0.5)
+            heat = model.layers.add_heatmap(vol, name=MAP_NAMES.get(key, key),
+                                            colormap=MAP_COLORMAPS.get(key, "inferno"),
+                                            value_range=(0.0, top), opacity=0.5, provenance=provenance)
             heat.visible = False          # the reader turns maps on; the slice strips show where to look
-            heat.trust_record = record
             layers[key] = heat
     for label_id, vol in result.saliency.items():
         layers[f"saliency{label_id}"] = add_saliency_layer(model, result, label_id, vol, record)
@@ -56,10 +62,8 @@ def add_result_layers(model, result, *, maps: bool = True) -> dict:
 def add_saliency_layer(model, result, label_id: int, vol, record: dict):
     info = next((l for l in result.table if l.id == label_id), None)
     name = f"Saliency (Grad-CAM): {info.name if info else label_id}"
-    heat = model.layers.add_heatmap(vol, name=(FLAG_PREFIX if result.ood.flag else "") + name,
-                                    colormap="jet", value_range=(0.0, 1.0), opacity=0.45)
-    heat.trust_record = record
-    return heat
+    return model.layers.add_heatmap(vol, name=name, colormap="jet", value_range=(0.0, 1.0),
+                                    opacity=0.45, provenance=result_provenance(result, record))
 
 
 def strip_map(result):

@@ -5,7 +5,7 @@ costs little more than one pass) in the mode its OOD thresholds were calibrated 
 runs as a job (progress bar and Cancel in the status bar); the result appears as a
 label layer with the manifest's names and colours (volumes in mL in the layers panel), with the
 uncertainty maps and saliency as heatmap layers. An OOD warning shows as a banner across the
-views until dismissed, and flagged results carry a ⚠ in the layers panel.
+views until dismissed, and flagged results carry a ⚠ in the layers panel (from the layer's typed provenance, not its name).
 """
 
 from __future__ import annotations
