@@ -3,7 +3,9 @@
 Everything the engine needs to run a model the way it was trained lives here (input channels,
 target spacing, intensity normalisation, labels, architecture and its parameters, patch size,
 ensemble members), plus what the trust layer needs to judge an input (training-data fingerprint,
-validation metrics, and a free ``trust`` section for calibrated thresholds and temperature).
+validation metrics, and the ``trust`` section of calibrated temperature and OOD thresholds: kept as
+written in ``trust`` and parsed, validated once, into the typed :class:`TrustCalibration` at
+``manifest.trust_calibration``, the only way the engine reads it).
 See ``docs/MODEL_FORMAT.md`` for the file format.
 """
 
@@ -17,6 +19,7 @@ from typing import Any, Mapping
 
 from engine.errors import ModelError
 from engine.labels import LabelTable
+from engine.models.trust_calibration import TrustCalibration
 
 FORMAT_VERSION = 1
 NORMALIZATIONS = ("percentile_zscore", "ct_window")
@@ -139,6 +142,7 @@ class Manifest:
     trust: Mapping[str, Any] = field(default_factory=dict)
     license: str = ""
     format_version: int = FORMAT_VERSION
+    trust_calibration: TrustCalibration = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("name", "version", "task", "modality"):
@@ -159,6 +163,7 @@ class Manifest:
             raise ModelError(f"manifest: label ids must be 1..N without gaps (output channel = id), got {ids}")
         for name in ("validation", "training", "trust"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "trust_calibration", TrustCalibration.from_dict(self.trust))
         if self.format_version > FORMAT_VERSION:
             raise ModelError(f"manifest format {self.format_version} is newer than this Candor understands "
                              f"({FORMAT_VERSION}); update Candor")

@@ -34,10 +34,12 @@ from engine.inference.predict import window_config
 from engine.inference.sliding_window import sliding_window
 from engine.models import load_model, save_manifest
 from engine.models.discovery import DEFAULT_MODEL
+from engine.models.trust_calibration import ScoreCalibration
 from engine.trust.calibration import combined_threshold, ece, fit_temperature, nll, score_calibration, softmax_np
 from engine.trust.ood import exceedance, mode_key
 from engine.trust.ood_checks import fingerprint_distance, foreground_percentiles, raw_sample
-from engine.trust.pipeline import TrustOptions, all_soft_scores, model_grid_pass, preprocess
+from engine.trust.options import AnalysisOptions
+from engine.trust.pipeline import all_soft_scores, model_grid_pass, preprocess
 from engine.training.ood_shifts import CALIBRATION_SEED_BASE, case_volume
 from engine.synthesis.template import load_template
 
@@ -78,7 +80,7 @@ def calibrate_temperature(model, cases, n_fit: int, rng) -> dict:
                             "region": "brain plus a 2-voxel rim, model grid"}}
 
 
-def case_scores(model, vol, options: TrustOptions, keep: list | None = None) -> tuple[dict, dict]:
+def case_scores(model, vol, options: AnalysisOptions, keep: list | None = None) -> tuple[dict, dict]:
     """Raw soft scores and the facts the reference-based checks need; ``keep`` receives the grid result."""
     normalized, grid, stats = preprocess(vol, model.manifest)
     g = model_grid_pass(normalized, grid, model, options)
@@ -114,7 +116,8 @@ def mode_thresholds(per_case: list[tuple[dict, dict]], refs: dict) -> dict:
         scores["brain_volume"] = abs(float(np.log(max(facts["foreground_ml"], 1e-3) / refs["foreground_ml_median"])))
     names = sorted({k for s, _ in per_case for k in s})
     cal = {n: score_calibration([s[n] for s, _ in per_case if s.get(n) is not None], TPR) for n in names}
-    combined = [max(exceedance(s[n], cal[n]) for n in names if s.get(n) is not None) for s, _ in per_case]
+    typed = {n: ScoreCalibration(c["median"], c["threshold"], c["sd"]) for n, c in cal.items()}
+    combined = [max(exceedance(s[n], typed[n]) for n in names if s.get(n) is not None) for s, _ in per_case]
     return {"scores": {n: {k: round(v, 6) for k, v in c.items()} for n, c in cal.items()},
             "combined_threshold": round(combined_threshold(combined, len(names), TPR), 6), "cases": len(per_case)}
 
@@ -123,7 +126,7 @@ def score_cases(model, generated, members: list[int], tail_stages, part=(0, 1)) 
     """``{mode: [(scores, facts), …]}`` for the cases of shard ``part = (k, n)``."""
     by_mode: dict[str, list] = {}
     for m in members:
-        options = TrustOptions(mc_samples=MC_SAMPLES, use_ensemble=m > 1, tail_stages=tail_stages, device="cpu")
+        options = AnalysisOptions(mc_samples=MC_SAMPLES, use_ensemble=m > 1, tail_stages=tail_stages, device="cpu")
         rows = by_mode.setdefault(mode_key(m, MC_SAMPLES), [])
         for i, (vol, _labels) in enumerate(generated):
             if i % part[1] == part[0]:

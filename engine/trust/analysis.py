@@ -113,7 +113,7 @@ def analyze(volume: Volume, model, options: AnalysisOptions | None = None, *,
         _faithfulness(grid_result, model, options, roi)
     report(progress, cancel, 0.86, "checking the output")
     soft, extras = all_soft_scores(volume, grid_result, stats["lower"], manifest)
-    cal = dict(manifest.trust.get("ood") or {})
+    cal = manifest.trust_calibration.ood
     mode = mode_key(len(choose_members(model.networks, options.use_ensemble)), options.mc_samples)
     checks, combined, c_thr = soft_checks(soft, extras, cal, mode)
     ood = OODReport(hard + checks, combined, c_thr, calibrated=mode_calibration(cal, mode)[2])

@@ -15,8 +15,8 @@ Soft scores (higher = more unusual) and where they come from:
 =================  ======  ================================================================
 
 Calibration (``engine/training/calibrate_trust.py``) stores, per sampling mode (``"1x10"`` = one
-member, T = 10), each score's in-distribution median ``m`` and 95 %-TPR threshold ``t`` in
-``manifest.trust["ood"]["modes"][mode]["scores"]``; a score's
+member, T = 10), each score's in-distribution median ``m`` and 95 %-TPR threshold ``t``, read as
+``manifest.trust_calibration.ood.modes[mode].scores[name]`` (typed, validated); a score's
 exceedance is ``r = (s − m) / (t − m)`` (``r > 1``: beyond what 95 % of validation cases show).
 The combined score is ``max r`` over the available scores, and its own threshold (the 95 % TPR
 point of the combined score on the validation cases) decides the flag. Hard checks flag alone.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from engine.models.trust_calibration import OODCalibration, ScoreCalibration
 from engine.trust.ood_checks import Check
 
 _SENTENCES = {
@@ -84,9 +85,9 @@ def _rounded(d: dict) -> dict:
     return {k: round(float(v), 5) for k, v in d.items() if v is not None and math.isfinite(float(v))}
 
 
-def exceedance(score: float, cal: dict) -> float:
-    m, t = float(cal["median"]), float(cal["threshold"])
-    return (score - m) / max(t - m, 1e-9)
+def exceedance(score: float, cal: ScoreCalibration) -> float:
+    """``(s − median) / (threshold − median)``: 1 at the score's 95 %-TPR threshold."""
+    return (score - cal.median) / max(cal.threshold - cal.median, 1e-9)
 
 
 INPUT_SCORES = ("fingerprint", "template", "orientation")
@@ -97,39 +98,38 @@ def mode_key(members: int, samples: int) -> str:
     return f"{int(members)}x{int(samples)}"
 
 
-def mode_calibration(ood_cal: dict, mode: str) -> tuple[dict, float | None, bool]:
+def mode_calibration(ood_cal: OODCalibration, mode: str) -> tuple[dict[str, ScoreCalibration], float | None, bool]:
     """Score calibrations and combined threshold for ``mode``; falls back to the input-stage scores
     of another calibrated mode (output scores of an uncalibrated mode are reported, not judged)."""
-    modes = dict(ood_cal.get("modes") or {})
+    modes = ood_cal.modes
     if mode in modes:
         entry = modes[mode]
-        return dict(entry.get("scores") or {}), entry.get("combined_threshold"), True
+        return dict(entry.scores), entry.combined_threshold, True
     if modes:
         entry = next(iter(modes.values()))
-        calib = {n: c for n, c in (entry.get("scores") or {}).items() if n in INPUT_SCORES}
-        return calib, entry.get("combined_threshold"), False
+        return {n: c for n, c in entry.scores.items() if n in INPUT_SCORES}, entry.combined_threshold, False
     return {}, None, False
 
 
-def soft_checks(scores: dict[str, tuple[str, float]], extras: dict, ood_cal: dict,
+def soft_checks(scores: dict[str, tuple[str, float]], extras: dict, ood_cal: OODCalibration,
                 mode: str = "1x10") -> tuple[list[Check], float | None, float | None]:
     """Soft checks from ``{name: (stage, score)}``; returns the checks, combined score and its threshold."""
     calib, c_thr, _ = mode_calibration(ood_cal, mode)
     ratios = {n: exceedance(s, calib[n]) for n, (_, s) in scores.items() if n in calib and math.isfinite(s)}
     combined = max(ratios.values()) if ratios else None
-    fire = combined is not None and c_thr is not None and combined > float(c_thr)
+    fire = combined is not None and c_thr is not None and combined > c_thr
     checks = []
     for name, (stage, s) in scores.items():
         cal = calib.get(name)
         r = ratios.get(name)
-        fired = bool(fire and r is not None and r > float(c_thr))
+        fired = bool(fire and r is not None and r > c_thr)
         reason = _sentence(name, s, cal, extras) if fired else ""
-        checks.append(Check(name, stage, s, float(cal["threshold"]) if cal else None, fired, reason, hard=False))
-    return checks, combined, (float(c_thr) if c_thr is not None else None)
+        checks.append(Check(name, stage, s, cal.threshold if cal else None, fired, reason, hard=False))
+    return checks, combined, c_thr
 
 
-def _sentence(name: str, s: float, cal: dict | None, extras: dict) -> str:
-    t = float(cal["threshold"]) if cal else float("nan")
+def _sentence(name: str, s: float, cal: ScoreCalibration | None, extras: dict) -> str:
+    t = cal.threshold if cal else float("nan")
     values = {"s": s, "t": t, "sim": 1.0 - s, "tsim": 1.0 - t, "conf": 1.0 - s, "tconf": 1.0 - t, **extras}
     try:
         return _SENTENCES[name].format(**values)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.models.manifest import Manifest
+from engine.models.trust_calibration import OODCalibration
 from engine.volume import Volume
 
 FINGERPRINT_KEYS = ("p01", "p05", "p25", "p50", "p75", "p95", "p99")
 _HEAD = {"BRAIN", "HEAD", "SKULL", "HEADNECK", "HEAD_NECK", "CEREBRUM"}
-#: Defaults used when a manifest carries no calibration (``trust.ood``).
+#: Defaults used where the manifest's calibration (``trust_calibration.ood``) gives none.
 SCALE_TOLERANCE_DECADES = 1.0
 FOV_FRACTION = 0.6
 SPACING_SLACK = 1.25
@@ -91,15 +92,15 @@ def ct_like_check(volume: Volume, manifest: Manifest, sample: np.ndarray) -> Che
                  "an MR image has no such values" if fired else "")
 
 
-def scale_check(sample: np.ndarray, ood_cal: dict, upper_pct: float) -> Check:
+def scale_check(sample: np.ndarray, ood_cal: OODCalibration, upper_pct: float) -> Check:
     """Raw intensity scale (upper percentile) against the range seen in training."""
-    rng = ood_cal.get("intensity_upper_range")
+    rng = ood_cal.intensity_upper_range
     top = float(np.percentile(sample, upper_pct))
-    if not rng or top <= 0:
+    if rng is None or top <= 0:
         return Check("intensity_scale", "input", None, None, False)
-    lo, hi = float(rng[0]), float(rng[1])
+    lo, hi = rng
     decades = max(math.log10(lo / top) if top < lo else 0.0, math.log10(top / hi) if top > hi else 0.0)
-    tol = float(ood_cal.get("scale_tolerance_decades", SCALE_TOLERANCE_DECADES))
+    tol = ood_cal.scale_tolerance_decades if ood_cal.scale_tolerance_decades is not None else SCALE_TOLERANCE_DECADES
     fired = decades > tol
     return Check("intensity_scale", "input", decades, tol, fired,
                  f"the intensities are about {10 ** decades:,.0f}× {'larger' if top > hi else 'smaller'} than "
@@ -107,16 +108,16 @@ def scale_check(sample: np.ndarray, ood_cal: dict, upper_pct: float) -> Check:
                  "the values may be rescaled or corrupted" if fired else "")
 
 
-def fov_check(volume: Volume, ood_cal: dict) -> Check:
+def fov_check(volume: Volume, ood_cal: OODCalibration) -> Check:
     extents = sorted(n * s for n, s in zip(volume.size, volume.spacing))
-    reference = ood_cal.get("fov_min_mm")
-    if not reference:
+    reference = ood_cal.fov_min_mm
+    if reference is None:
         return Check("field_of_view", "input", None, None, False)
-    limit = FOV_FRACTION * float(reference)
+    limit = FOV_FRACTION * reference
     fired = extents[0] < limit
     return Check("field_of_view", "input", extents[0], limit, fired,
                  f"the scan covers only {extents[0]:.0f} mm along one axis; the model expects the whole "
-                 f"head (training scans cover at least {float(reference):.0f} mm)" if fired else "")
+                 f"head (training scans cover at least {reference:.0f} mm)" if fired else "")
 
 
 def raw_sample(volume: Volume, limit: int = 2_000_000) -> np.ndarray:
@@ -143,7 +144,7 @@ def fingerprint_distance(observed: dict[str, float], reference: dict[str, float]
 
 def input_checks(volume: Volume, manifest: Manifest) -> list[Check]:
     """The hard pre-inference checks (cheap: headers and a strided sample of the voxels)."""
-    cal = dict(manifest.trust.get("ood") or {})
+    cal = manifest.trust_calibration.ood
     sample = raw_sample(volume)
     return [modality_check(volume, manifest), body_part_check(volume, manifest),
             spacing_check(volume, manifest), ct_like_check(volume, manifest, sample),

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from engine.models.trust_calibration import OODCalibration
+
 
 def _mean(a: np.ndarray, mask: np.ndarray | None) -> float:
     if mask is not None:
@@ -34,8 +36,11 @@ def output_scores(probs: np.ndarray, energy: np.ndarray, epistemic: np.ndarray |
     return scores
 
 
-def brain_volume_score(foreground_ml: float, ood_cal: dict) -> float | None:
-    typical = ood_cal.get("foreground_ml_median")
-    if not typical or foreground_ml <= 0:
-        return None if not typical else 10.0
-    return abs(math.log(foreground_ml / float(typical)))
+def brain_volume_score(foreground_ml: float, ood_cal: OODCalibration) -> float | None:
+    """``|ln(segmented mL / typical training mL)|``; 10 for an empty segmentation; ``None`` uncalibrated."""
+    typical = ood_cal.foreground_ml_median
+    if typical is None:
+        return None
+    if foreground_ml <= 0:
+        return 10.0
+    return abs(math.log(foreground_ml / typical))

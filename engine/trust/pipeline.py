@@ -52,9 +52,9 @@ class ModelGridResult:
 
 
 def sampling_config(model, options: AnalysisOptions) -> SamplingConfig:
-    trust = model.manifest.trust
-    temperature = float(trust.get("temperature", 1.0)) if options.calibrated else 1.0
-    tail = options.tail_stages if options.tail_stages is not None else (trust.get("mc") or {}).get("tail_stages")
+    trust = model.manifest.trust_calibration
+    temperature = trust.temperature if options.calibrated else 1.0
+    tail = options.tail_stages if options.tail_stages is not None else trust.tail_stages
     if tail is None:
         tail = DEFAULT_TAIL_STAGES
     return SamplingConfig(max(1, options.mc_samples), tail, temperature, options.seed)
@@ -129,9 +129,8 @@ def preprocess(volume: Volume, manifest) -> tuple[np.ndarray, Geometry, dict]:
 
 
 def input_soft_scores(volume: Volume, normalized: np.ndarray, lower: float, manifest) -> dict[str, tuple[str, float]]:
-    cal = dict(manifest.trust.get("ood") or {})
     scores: dict[str, tuple[str, float]] = {}
-    reference = cal.get("fingerprint_percentiles")
+    reference = manifest.trust_calibration.ood.fingerprint_percentiles
     if reference:
         d = fingerprint_distance(foreground_percentiles(normalized, lower), reference)
         if d is not None:
@@ -150,7 +149,7 @@ def all_soft_scores(volume: Volume, grid_result: ModelGridResult, lower: float, 
                         grid_result.maps.get("disagreement"), grid_result.grid.voxel_volume_ml)
     fg_ml = out.pop("foreground_ml")
     scores.update({k: ("output", v) for k, v in out.items()})
-    bv = brain_volume_score(fg_ml, dict(manifest.trust.get("ood") or {}))
+    bv = brain_volume_score(fg_ml, manifest.trust_calibration.ood)
     if bv is not None:
         scores["brain_volume"] = ("output", bv)
     return scores, {"ml": fg_ml}
@@ -166,9 +165,9 @@ def check_input(volume: Volume, model) -> OODReport:
     hard = input_checks(volume, manifest)
     normalized, _grid, stats = preprocess(volume, manifest)
     soft = input_soft_scores(volume, normalized, stats["lower"], manifest)
-    cal = dict(manifest.trust.get("ood") or {})
+    cal = manifest.trust_calibration.ood
     checks, combined, c_thr = soft_checks(soft, {}, cal, mode="input")
-    return OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.get("modes")))
+    return OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.modes))
 
 
 #: The options under their former name (``engine.trust.pipeline.TrustOptions`` callers).
