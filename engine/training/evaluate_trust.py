@@ -8,6 +8,11 @@ the case was flagged, and the mean epistemic uncertainty. Prints Markdown tables
 on the in-distribution cases, where uncertainty concentrates (label boundaries, lesions, interior).
 ``--members M`` evaluates the ensemble mode (M members × T samples, with the member-disagreement
 score) against that mode's calibration; the default is the primary member, as the viewer runs it.
+
+Every case goes through the shipped analysis, :func:`engine.trust.analyze`: its OOD verdict
+(``result.ood``: hard checks, soft scores, combined score, flag) is what the tables count, so the
+published numbers measure the code that ships, not a copy of its decision. ``--calibration PKG``
+evaluates with another package's ``manifest.trust`` (the network stays the evaluated one).
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from scipy.ndimage import binary_dilation, binary_erosion
 
 from engine.models import load_manifest, load_model
 from engine.models.discovery import DEFAULT_MODEL
+from engine.models.package import LoadedModel
+from engine.trust.analysis import AnalysisResult, analyze
 from engine.trust.calibration import auroc, fpr_at_tpr
-from engine.trust.pipeline import TrustOptions
+from engine.trust.options import AnalysisOptions
 from engine.training.ood_shifts import FAR_SHIFTS, OOD_SEED_BASE, SHIFTS, suite
 from engine.synthesis.template import load_template
 
@@ -63,17 +70,30 @@ def concentration(maps: dict, labels: np.ndarray) -> dict:
     return out
 
 
-def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 1)) -> dict:
-    """Raw scores of the suite (``part = (k, n)``: every n-th run from the k-th, for parallel shards).
+def evaluation_options(model: LoadedModel) -> AnalysisOptions:
+    """The mode the suite runs: T = 10, the loaded members (1 = the viewer's default), the calibrated tail."""
+    return AnalysisOptions(mc_samples=10, use_ensemble=len(model.networks) > 1, tail_stages=1, device="cpu",
+                           maps=("total", "epistemic"))
 
-    Rows keep raw scores and facts, so the calibrated decision can be recomputed at summary time
-    from any calibration (``decide``): evaluation and calibration can run side by side.
-    """
-    from engine.training.calibrate_trust import case_scores
-    from engine.trust.ood_checks import input_checks
 
+def evaluate_case(model: LoadedModel, vol, options: AnalysisOptions) -> tuple[dict, AnalysisResult]:
+    """One case through the shipped :func:`engine.trust.analyze`; the row is its OOD verdict."""
+    result = analyze(vol, model, options)
+    ood = result.ood
+    hard = [c.name for c in ood.checks if c.hard and c.fired]
+    combined = ood.combined if ood.combined is not None else float("nan")
+    row = {"members": result.model["members_used"], "calibrated": ood.calibrated, "flag": ood.flag,
+           "scores": {c.name: c.score for c in ood.checks if not c.hard and c.score is not None},
+           "hard": hard, "soft_fired": [c.name for c in ood.checks if not c.hard and c.fired],
+           "combined": combined, "decision": HARD_SCORE if hard else combined,
+           "mean_epistemic_fg": result.uncertainty.get("mean_epistemic_foreground")}
+    return row, result
+
+
+def evaluate(model: LoadedModel, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 1)) -> dict:
+    """Rows of the suite (``part = (k, n)``: every n-th run from the k-th, for parallel shards)."""
     template = load_template(float(model.manifest.target_spacing[0]))
-    options = TrustOptions(mc_samples=10, use_ensemble=len(model.networks) > 1, tail_stages=1, device="cpu")
+    options = evaluation_options(model)
     rows, conc = [], []
     for n, (shift, i, vol, labels) in enumerate(suite(template, cases, OOD_SEED_BASE)):
         if shift != "in_distribution" and i >= (shifted_cases + (1 if shift in FAR_SHIFTS else 0)):
@@ -81,64 +101,17 @@ def evaluate(model, cases: int, shifted_cases: int, part: tuple[int, int] = (0, 
         if n % part[1] != part[0]:
             continue
         t0 = time.perf_counter()
-        keep: list = []
-        scores, facts = case_scores(model, vol, options, keep)
-        g = keep[0]
-        fg = g.probs.argmax(0) > 0
-        hard = [c.name for c in input_checks(vol, model.manifest) if c.fired]
-        rows.append({"shift": shift, "case": i, "members": len(model.networks), "scores": scores, "facts": facts,
-                     "hard_fired": hard,
-                     "mean_epistemic_fg": float(g.maps["epistemic"][fg].mean()) if fg.any() else None,
-                     "seconds": round(time.perf_counter() - t0, 2)})
+        row, result = evaluate_case(model, vol, options)
+        rows.append({"shift": shift, "case": i, **row, "seconds": round(time.perf_counter() - t0, 2)})
         if shift == "in_distribution":
-            conc.append(concentration(g.maps, labels))
-        log.info("%s case %d scored (%.1f s)", shift, i, rows[-1]["seconds"])
+            conc.append(concentration({k: v.array for k, v in result.maps.items()}, labels))
+        log.info("%s case %d analysed (%.1f s)", shift, i, rows[-1]["seconds"])
     return {"rows": rows, "concentration": conc}
 
 
-def recheck_hard(results: dict, model_path, cases: int) -> None:
-    """Recompute the rows' hard input checks (cheap: no network) with the current rules."""
-    from engine.models import load_manifest
-    from engine.models.discovery import find_model
-    from engine.trust.ood_checks import input_checks
-
-    folder = Path(model_path) if model_path else find_model(DEFAULT_MODEL).path
-    manifest = load_manifest(folder / "manifest.json")
-    template = load_template(float(manifest.target_spacing[0]))
-    index = {(r["shift"], r["case"]): r for r in results["rows"]}
-    for shift, i, vol, _labels in suite(template, cases, OOD_SEED_BASE):
-        if (shift, i) in index:
-            index[(shift, i)]["hard_fired"] = [c.name for c in input_checks(vol, manifest) if c.fired]
-
-
-def decide(row: dict, ood_cal: dict, mode: str = "1x10") -> dict:
-    """The calibrated decision for one evaluated row (same rules as ``engine.trust.ood``)."""
-    from engine.trust.ood import exceedance, mode_calibration
-    from engine.trust.ood_checks import FOV_FRACTION, fingerprint_distance
-
-    facts, scores = row["facts"], dict(row["scores"])
-    scores["fingerprint"] = fingerprint_distance(facts["percentiles"], ood_cal["fingerprint_percentiles"])
-    scores["brain_volume"] = abs(math.log(max(facts["foreground_ml"], 1e-3) / ood_cal["foreground_ml_median"]))
-    hard = list(row["hard_fired"])
-    lo, hi = ood_cal["intensity_upper_range"]
-    top = facts["upper"]
-    decades = max(math.log10(lo / top) if 0 < top < lo else 0.0, math.log10(top / hi) if top > hi else 0.0)
-    if top <= 0 or decades > ood_cal.get("scale_tolerance_decades", 1.0):
-        hard.append("intensity_scale")
-    if facts["fov_mm"] < FOV_FRACTION * ood_cal["fov_min_mm"]:
-        hard.append("field_of_view")
-    calib, c_thr, _ = mode_calibration(ood_cal, mode)
-    ratios = {n: exceedance(v, calib[n]) for n, v in scores.items() if n in calib and v is not None and math.isfinite(v)}
-    combined = max(ratios.values()) if ratios else float("nan")
-    fired = [n for n, r in ratios.items() if r > c_thr]
-    return {"scores": scores, "hard": hard, "combined": combined, "soft_fired": fired,
-            "decision": HARD_SCORE if hard else combined, "flag": bool(hard) or combined > c_thr}
-
-
-def summarise(results: dict, ood_cal: dict) -> dict:
-    from engine.trust.ood import mode_key
-
-    rows = [dict(r, **decide(r, ood_cal, mode_key(r.get("members", 1), 10))) for r in results["rows"]]
+def summarise(results: dict) -> dict:
+    """AUROC / FPR per score and for the shipped decision, flags per shift, uncertainty concentration."""
+    rows = results["rows"]
     ind = [r for r in rows if r["shift"] == "in_distribution"]
     ood = [r for r in rows if r["shift"] != "in_distribution"]
     names = sorted({k for r in rows for k in r["scores"]})
@@ -200,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", default="0/1", help="k/n: run only shard k of n (merge with --merge)")
     parser.add_argument("--merge", type=Path, nargs="*", help="combine JSON files of shards and summarise")
     parser.add_argument("--out", type=Path, default=None, help="write all rows and the summary as JSON")
-    parser.add_argument("--recheck-hard", action="store_true", help="with --merge: recompute the hard input checks")
     parser.add_argument("--calibration", type=Path, default=None,
-                        help="model package whose manifest.trust decides (default: the evaluated model)")
+                        help="model package whose manifest.trust decides (default: the evaluated model's)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -211,21 +183,16 @@ def main(argv: list[str] | None = None) -> int:
         parts = [json.loads(p.read_text(encoding="utf-8")) for p in args.merge]
         results = {"rows": [r for p in parts for r in p["rows"]],
                    "concentration": [c for p in parts for c in p["concentration"]]}
-        if args.recheck_hard:
-            recheck_hard(results, args.model, 1 + max(r["case"] for r in results["rows"]))
     else:
         k, n = (int(v) for v in args.part.split("/"))
         model = load_model(args.model or DEFAULT_MODEL, members=args.members)
+        if args.calibration:
+            trust = load_manifest(Path(args.calibration) / "manifest.json").trust
+            model = LoadedModel(model.manifest.evolve(trust=trust), model.networks, model.path)
+        if not model.manifest.trust_calibration.ood.modes:
+            print("warning: the model is not calibrated: only the hard checks decide (make calibrate-trust)")
         results = evaluate(model, args.cases, args.shifted_cases, (k, n))
-    cal_model = load_manifest(Path(args.calibration) / "manifest.json") if args.calibration else \
-        load_model(args.model or DEFAULT_MODEL, members=1).manifest
-    if not cal_model.trust.get("ood"):
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        print("no calibration yet: raw rows written; summarise later with --merge and --calibration")
-        return 0
-    summary = summarise(results, dict(cal_model.trust["ood"]))
+    summary = summarise(results)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"summary": summary, **results}, indent=1) + "\n", encoding="utf-8")
