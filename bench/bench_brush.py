@@ -82,13 +82,13 @@ def time_gui_drag(image: np.ndarray, moves: int) -> list[float]:
     window.resize(1400, 900)
     window.show()
     geometry = Geometry((SHAPE[2], SHAPE[1], SHAPE[0]), SPACING_IJK, (0.0, 0.0, 0.0))
-    window.model.open_volume(Volume(image, geometry, "CT"))
-    window.model.layers.add_labels(Volume(np.zeros(SHAPE, np.uint8), geometry), name="AI")
-    window.edit.editing.copy_to_corrected(window.model.layers.active_labels)
-    window.edit.choose("brush")
-    window.edit.state.brush_size_mm = 2 * RADIUS_MM
+    window.services.model.open_volume(Volume(image, geometry, "CT"))
+    window.services.model.layers.add_labels(Volume(np.zeros(SHAPE, np.uint8), geometry), name="AI")
+    window.services.edit.editing.copy_to_corrected(window.services.model.layers.active_labels)
+    window.services.edit.choose("brush")
+    window.services.edit.state.brush_size_mm = 2 * RADIUS_MM
     app.processEvents()
-    view = window.viewer.views["axial"]
+    view = window.services.viewer.views["axial"]
     viewport = view.canvas.viewport()
     row_sp, col_sp = view.spacing
 
@@ -108,7 +108,7 @@ def time_gui_drag(image: np.ndarray, moves: int) -> list[float]:
         app.processEvents()
         times.append((time.perf_counter() - t) * 1e3)
     send(QEvent.Type.MouseButtonRelease, 200, 100, left, none)
-    painted = int(np.count_nonzero(window.edit.current_layer().volume.array))
+    painted = int(np.count_nonzero(window.services.edit.current_layer().volume.array))
     window.close()
     if painted == 0:
         raise SystemExit("the GUI drag painted nothing: the measurement would be meaningless")

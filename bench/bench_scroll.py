@@ -61,17 +61,17 @@ def bench_candor(app, study, n_steps):
 
     ct, labels, heat = study
     window = MainWindow(install_features=False)   # only the reading feature: what is measured
-    reading.install(window)
+    reading.install(window.services)
     window.resize(1600, 900)
     window.show()
-    model = window.model
+    model = window.services.model
     model.open_volume(ct)
     model.layers.add_labels(labels, LabelTable([LabelInfo(1, "lesion", (230, 25, 75))]), name="labels")
     model.layers.add_heatmap(heat, name="heatmap", value_range=(0.1, 1.0))
     model.cursor.set_slice("axial", 0)
     for _ in range(10):
         app.processEvents()
-    view = window.viewer.views["axial"]
+    view = window.services.viewer.views["axial"]
     per_view, per_window, cpu_view = [], [], []
     for i in range(n_steps):
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -79,7 +79,7 @@ def bench_candor(app, study, n_steps):
         view.canvas.viewport().repaint()
         per_view.append((time.perf_counter() - t0) * 1000)
         cpu_view.append((time.thread_time() - c0) * 1000)
-        for other in window.viewer.views.values():
+        for other in window.services.viewer.views.values():
             if other is not view:
                 other.canvas.viewport().repaint()
         per_window.append((time.perf_counter() - t0) * 1000)

@@ -26,7 +26,7 @@ def reading_window(qtbot):
     create_application()
     window = MainWindow(install_features=False)
     for name in READING_FEATURES:
-        importlib.import_module(f"viewer.qt.features.{name}").install(window)
+        importlib.import_module(f"viewer.qt.features.{name}").install(window.services)
     window.resize(1280, 760)
     qtbot.addWidget(window)
     window.show()

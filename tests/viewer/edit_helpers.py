@@ -45,9 +45,9 @@ def open_window(qtbot, with_ai: bool = True, active: bool = True) -> MainWindow:
     qtbot.waitExposed(window)
     if active:
         activate(qtbot, window)
-    window.model.open_volume(make_scan())
+    window.services.model.open_volume(make_scan())
     if with_ai:
-        window.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
+        window.services.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
     QApplication.processEvents()
     return window
 

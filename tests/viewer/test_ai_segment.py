@@ -25,7 +25,7 @@ def window(qtbot, tiny_folder):
     create_application()
     w = MainWindow()
     qtbot.addWidget(w)
-    w.ai.model_source = tiny_folder
+    w.services.ai.model_source = tiny_folder
     w.show()
     yield w
     w.jobs.shutdown(cancel=True, wait=True)
@@ -45,25 +45,25 @@ def _head(modality="MR", shape=(24, 26, 22), spacing=2.0, ct=False) -> Volume:
 
 
 def _run(qtbot, window, trigger):
-    with qtbot.waitSignal(window.ai.job_ended, timeout=WAIT_MS) as blocker:
+    with qtbot.waitSignal(window.services.ai.job_ended, timeout=WAIT_MS) as blocker:
         trigger()
-        assert window.ai.progress.isVisible() and window.ai.progress.cancel_button.isEnabled()
+        assert window.services.ai.progress.isVisible() and window.services.ai.progress.cancel_button.isEnabled()
     return blocker.args[0]
 
 
 def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, window):
-    window.ai.mc_samples = 2
-    window.model.open_volume(_head("CT", ct=True))
-    assert not window.ai.banner.isVisible()
-    assert _run(qtbot, window, window.ai.action_segment.trigger) == "done"
-    banner = window.ai.banner
+    window.services.ai.mc_samples = 2
+    window.services.model.open_volume(_head("CT", ct=True))
+    assert not window.services.ai.banner.isVisible()
+    assert _run(qtbot, window, window.services.ai.action_segment.trigger) == "done"
+    banner = window.services.ai.banner
     qtbot.waitUntil(banner.isVisible, timeout=5000)
     assert any("CT" in r and "MR" in r for r in banner.reasons)
     assert any("Hounsfield" in r for r in banner.reasons)
     assert "Hounsfield" in banner.details.text() and "trained on" in banner.title.text()
-    labels = window.model.layers.active_labels
+    labels = window.services.model.layers.active_labels
     assert not labels.name.startswith("⚠") and labels.provenance.ood_flag   # flag: a field
-    panel = window.layers_panel
+    panel = window.services.layers_panel
     qtbot.waitUntil(lambda: panel.item_for(labels) is not None, timeout=5000)
     assert panel.item_for(labels).text(0).startswith("⚠")
     record = labels.provenance.trust
@@ -73,16 +73,16 @@ def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, wind
 
 
 def test_segment_adds_labels_with_manifest_names_colours_and_ml(qtbot, window):
-    window.ai.mc_samples = 2
+    window.services.ai.mc_samples = 2
     vol = _head("MR")
-    window.model.open_volume(vol)
-    assert _run(qtbot, window, window.ai.action_segment.trigger) == "done"
-    assert not window.ai.banner.isVisible()
-    layer = window.model.layers.active_labels
+    window.services.model.open_volume(vol)
+    assert _run(qtbot, window, window.services.ai.action_segment.trigger) == "done"
+    assert not window.services.ai.banner.isVisible()
+    layer = window.services.model.layers.active_labels
     assert not layer.name.startswith("⚠")
     assert [(i.id, i.name, i.color) for i in layer.table] == [(1, "Alpha", (255, 0, 0)), (2, "Beta", (0, 255, 0))]
     assert layer.volume.geometry.is_close(vol.geometry)
-    panel = window.layers_panel
+    panel = window.services.layers_panel
     qtbot.waitUntil(lambda: panel.item_for(layer, 1) is not None, timeout=5000)
     for label_id in (1, 2):
         row = panel.item_for(layer, label_id)
@@ -92,32 +92,32 @@ def test_segment_adds_labels_with_manifest_names_colours_and_ml(qtbot, window):
 
 
 def test_uncertainty_layers_strips_and_most_uncertain_slice(qtbot, window):
-    window.model.open_volume(_head("MR"))
-    window.ai.mc_samples = 3
-    assert _run(qtbot, window, window.ai.action_ensemble.trigger) == "done"
-    names = [layer.name for layer in window.model.layers]
+    window.services.model.open_volume(_head("MR"))
+    window.services.ai.mc_samples = 3
+    assert _run(qtbot, window, window.services.ai.action_ensemble.trigger) == "done"
+    names = [layer.name for layer in window.services.model.layers]
     for name in ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)", "Ensemble disagreement"):
         assert name in names
-    assert window.model.layers.active_labels.provenance.trust["uncertainty"]["members"] == 2
-    strip = window.ai.strips["axial"]
-    assert strip.isVisible() and strip.values.size == window.model.grid.shape[0]
-    window.model.focused = "axial"
-    window.ai.action_most_uncertain.trigger()
-    assert window.model.cursor.slice_of("axial") == int(np.argmax(strip.values))
+    assert window.services.model.layers.active_labels.provenance.trust["uncertainty"]["members"] == 2
+    strip = window.services.ai.strips["axial"]
+    assert strip.isVisible() and strip.values.size == window.services.model.grid.shape[0]
+    window.services.model.focused = "axial"
+    window.services.ai.action_most_uncertain.trigger()
+    assert window.services.model.cursor.slice_of("axial") == int(np.argmax(strip.values))
 
 
 def test_explain_label_adds_a_saliency_heatmap(qtbot, window):
-    window.model.open_volume(_head("MR"))
-    assert _run(qtbot, window, lambda: window.ai.explain(1)) == "done"
-    heat = [layer for layer in window.model.layers if layer.name.startswith("Saliency (Grad-CAM): Alpha")]
+    window.services.model.open_volume(_head("MR"))
+    assert _run(qtbot, window, lambda: window.services.ai.explain(1)) == "done"
+    heat = [layer for layer in window.services.model.layers if layer.name.startswith("Saliency (Grad-CAM): Alpha")]
     assert len(heat) == 1 and heat[0].kind == "heatmap" and heat[0].value_range == (0.0, 1.0)
 
 
 def test_cancel_stops_the_job_and_adds_nothing(qtbot, window):
-    window.model.open_volume(_head("MR", shape=(64, 64, 64), spacing=1.0))
-    before = len(window.model.layers)
-    with qtbot.waitSignal(window.ai.job_ended, timeout=WAIT_MS) as blocker:
-        window.ai.segment()
-        qtbot.mouseClick(window.ai.progress.cancel_button, Qt.MouseButton.LeftButton)
+    window.services.model.open_volume(_head("MR", shape=(64, 64, 64), spacing=1.0))
+    before = len(window.services.model.layers)
+    with qtbot.waitSignal(window.services.ai.job_ended, timeout=WAIT_MS) as blocker:
+        window.services.ai.segment()
+        qtbot.mouseClick(window.services.ai.progress.cancel_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0] == "cancelled"
-    assert len(window.model.layers) == before and not window.ai.progress.isVisible()
+    assert len(window.services.model.layers) == before and not window.services.ai.progress.isVisible()

@@ -14,9 +14,9 @@ from tests.viewer.edit_helpers import drag, make_ai, open_window
 
 def test_accept_queues_the_correction_and_the_panel_lists_opens_and_removes_it(qtbot):
     window = open_window(qtbot)
-    edit, panel = window.edit, window.queue_panel
-    axial = window.viewer.views["axial"]
-    window.model.cursor.set_slice("axial", 5)
+    edit, panel = window.services.edit, window.services.queue_panel
+    axial = window.services.viewer.views["axial"]
+    window.services.model.cursor.set_slice("axial", 5)
     qtbot.keyClick(window, Qt.Key.Key_B)
     edit.state.brush_size_mm = 5.0
     drag(axial, [(32, 38), (32, 44)])              # grow the lesion to the left
@@ -52,12 +52,12 @@ def test_accept_queues_the_correction_and_the_panel_lists_opens_and_removes_it(q
     assert panel.table.item(0, 0).text() == item_id
     assert panel.table.item(0, 2).text() == "candor-test@0.1"
     panel.table.selectRow(0)
-    with qtbot.waitSignal(window.model.events.image, timeout=30000):
+    with qtbot.waitSignal(window.services.model.events.image, timeout=30000):
         panel.open_button.click()
-    names = [l.name for l in window.model.layers]
+    names = [l.name for l in window.services.model.layers]
     assert names[1:] == [f"AI ({item_id})", f"Corrected ({item_id})"]
-    opened = window.model.layers[2]
-    assert edit.editing.is_editable(opened) and not edit.editing.is_editable(window.model.layers[1])
+    opened = window.services.model.layers[2]
+    assert edit.editing.is_editable(opened) and not edit.editing.is_editable(window.services.model.layers[1])
     np.testing.assert_array_equal(opened.volume.array, corrected)
 
     panel.table.selectRow(0)
@@ -70,10 +70,10 @@ def test_accept_queues_the_correction_and_the_panel_lists_opens_and_removes_it(q
 
 def test_closing_with_accepted_work_leaves_nothing_to_recover(qtbot):
     window = open_window(qtbot)
-    edit = window.edit
-    window.model.cursor.set_slice("axial", 5)
+    edit = window.services.edit
+    window.services.model.cursor.set_slice("axial", 5)
     qtbot.keyClick(window, Qt.Key.Key_B)
-    drag(window.viewer.views["axial"], [(20, 20)])
+    drag(window.services.viewer.views["axial"], [(20, 20)])
     with qtbot.waitSignal(edit.session.accepted, timeout=60000):
         edit.action_accept.trigger()
     with qtbot.waitSignal(edit.session.autosaved, timeout=60000):

@@ -25,8 +25,8 @@ def _install_two_versions():
 def test_model_version_menu_and_finetune_job(qtbot):
     _install_two_versions()
     window = open_window(qtbot, with_ai=False)
-    ft = window.finetune
-    window.ai.model_source = task.NAME
+    ft = window.services.finetune
+    window.services.ai.model_source = task.NAME
     ft.fill_versions()
     actions = [a for a in ft.versions_menu.actions() if a.text()]
     assert [a.text() for a in actions] == [f"{task.NAME} 1.0.0",

@@ -16,7 +16,7 @@ from tests.viewer.edit_helpers import AI_TABLE, activate, drag, make_ai, make_sc
 
 def _crash(window) -> None:
     """Drop the session's OS lock as a killed process would, then let the window go."""
-    session = window.edit.session
+    session = window.services.edit.session
     session.timer.stop()
     if session._save_watcher is not None:
         session._save_watcher.job.wait()
@@ -25,15 +25,15 @@ def _crash(window) -> None:
 
 
 def _paint_and_wait_for_autosave(qtbot, window, row: int, col: int) -> None:
-    window.edit.session.timer.setInterval(50)  # idle time, shortened for the test
+    window.services.edit.session.timer.setInterval(50)  # idle time, shortened for the test
     qtbot.keyClick(window, Qt.Key.Key_B)
-    assert window.edit.state.tool == "brush"
-    with qtbot.waitSignal(window.edit.session.autosaved, timeout=60000):
-        drag(window.viewer.views["axial"], [(row, col)])
+    assert window.services.edit.state.tool == "brush"
+    with qtbot.waitSignal(window.services.edit.session.autosaved, timeout=60000):
+        drag(window.services.viewer.views["axial"], [(row, col)])
 
 
 def _recover_from_prompt(qtbot, window):
-    session = window.edit.session
+    session = window.services.edit.session
     qtbot.waitUntil(lambda: session.recovery_box is not None and session.recovery_box.isVisible(),
                     timeout=30000)
     assert "did not close normally" in session.recovery_box.text()
@@ -47,34 +47,34 @@ def test_session_is_recovered_after_crashes_twice(qtbot, tmp_path):
     sitk.WriteImage(make_scan().to_sitk(), str(scan_path))
 
     first = open_window(qtbot, with_ai=False)
-    with qtbot.waitSignal(first.opener.opened, timeout=60000):
+    with qtbot.waitSignal(first.services.opener.opened, timeout=60000):
         first.open_path(str(scan_path))
     activate(qtbot, first)
-    first.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
-    first.model.cursor.set_slice("axial", 6)
+    first.services.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
+    first.services.model.cursor.set_slice("axial", 6)
     _paint_and_wait_for_autosave(qtbot, first, 10, 10)
-    expected = first.edit.current_layer().volume.array.copy()
+    expected = first.services.edit.current_layer().volume.array.copy()
     _crash(first)
     first.close()
     assert len(pending_sessions()) == 1
 
     second = open_window(qtbot, with_ai=False, active=False)
-    second.model.layers.clear()  # start-up: nothing open, the recovery reopens the scan itself
+    second.services.model.layers.clear()  # start-up: nothing open, the recovery reopens the scan itself
     snapshot = _recover_from_prompt(qtbot, second)
     activate(qtbot, second)
     assert [l.role for l in snapshot.layers] == ["ai", "corrected"]
-    names = [l.name for l in second.model.layers]
+    names = [l.name for l in second.services.model.layers]
     assert names[1:] == ["AI lesion", "AI lesion (corrected)"]
-    corrected = second.model.layers[2]
-    assert second.edit.editing.is_editable(corrected)
-    assert second.edit.editing.ai_source(corrected) is second.model.layers[1]
+    corrected = second.services.model.layers[2]
+    assert second.services.edit.editing.is_editable(corrected)
+    assert second.services.edit.editing.ai_source(corrected) is second.services.model.layers[1]
     np.testing.assert_array_equal(corrected.volume.array, expected)
-    np.testing.assert_array_equal(second.model.layers[1].volume.array, make_ai().array)
-    assert second.model.image.volume.geometry.is_close(make_scan().geometry)
+    np.testing.assert_array_equal(second.services.model.layers[1].volume.array, make_ai().array)
+    assert second.services.model.image.volume.geometry.is_close(make_scan().geometry)
 
     # keep editing the recovered session, crash again, recover again
-    second.model.layers.active = corrected
-    second.model.cursor.set_slice("axial", 6)
+    second.services.model.layers.active = corrected
+    second.services.model.cursor.set_slice("axial", 6)
     _paint_and_wait_for_autosave(qtbot, second, 50, 50)
     expected = corrected.volume.array.copy()
     assert expected[6, 50, 50] == 1 and expected[6, 10, 10] == 1
@@ -85,8 +85,8 @@ def test_session_is_recovered_after_crashes_twice(qtbot, tmp_path):
 
     third = open_window(qtbot, with_ai=False, active=False)
     _recover_from_prompt(qtbot, third)
-    np.testing.assert_array_equal(third.model.layers[2].volume.array, expected)
-    assert len(third.edit.session.store.recovered_from) == 2
+    np.testing.assert_array_equal(third.services.model.layers[2].volume.array, expected)
+    assert len(third.services.edit.session.store.recovered_from) == 2
     # a normal close with edits never accepted keeps them for the next start
     third.close()
     assert len(pending_sessions()) == 1

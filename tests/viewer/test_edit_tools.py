@@ -6,20 +6,20 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.viewer.edit_helpers import AI_TABLE, drag, make_ai, open_window
+from tests.viewer.edit_helpers import drag, make_ai, open_window
 
 
 def _corrected(window):
-    layer = window.edit.current_layer()
+    layer = window.services.edit.current_layer()
     assert layer is not None and layer.name == "AI lesion (corrected)"
     return layer
 
 
 def test_paint_erase_undo_redo_through_the_slice_view(qtbot):
     window = open_window(qtbot)
-    edit, model = window.edit, window.model
+    edit, model = window.services.edit, window.services.model
     ai_layer = model.layers.active_labels
-    axial = window.viewer.views["axial"]
+    axial = window.services.viewer.views["axial"]
     model.cursor.set_slice("axial", 2)  # display slice 2 = source slice 2 (LPS grid)
     qtbot.keyClick(window, Qt.Key.Key_B)
     assert edit.state.tool == "brush" and edit.tool_actions["brush"].isChecked()
@@ -62,8 +62,8 @@ def test_paint_erase_undo_redo_through_the_slice_view(qtbot):
 
 def test_brush_size_keys_sphere_and_threshold(qtbot):
     window = open_window(qtbot)
-    edit, model = window.edit, window.model
-    axial = window.viewer.views["axial"]
+    edit, model = window.services.edit, window.services.model
+    axial = window.services.viewer.views["axial"]
     edit.state.brush_size_mm = 5.0
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
     assert edit.state.brush_size_mm == 7.0 and edit.palette.size.value() == 7.0
@@ -95,8 +95,8 @@ def test_brush_size_keys_sphere_and_threshold(qtbot):
 
 def test_fill_and_fill_between_slices_and_labels(qtbot):
     window = open_window(qtbot, with_ai=False)
-    edit, model = window.edit, window.model
-    axial = window.viewer.views["axial"]
+    edit, model = window.services.edit, window.services.model
+    axial = window.services.viewer.views["axial"]
     edit.action_new_layer.trigger()
     layer = edit.current_layer()
     assert layer is not None and layer.name == "Manual labels"

@@ -91,18 +91,18 @@ def test_window_menu_export_then_import_round_trip(qtbot, study, tmp_path):
     texts = [a.text() for a in window.file_menu.actions()]
     assert "&Export Segmentation…" in texts and "I&mport Segmentation…" in texts
     assert texts.index("I&mport Segmentation…") < texts.index("&Quit")
-    window.model.open_volume(series.reference)
-    window.model.layers.add_labels(labels, table, name="brain")
-    window.action_export_seg.trigger()
-    dialog = window.export_dialog
+    window.services.model.open_volume(series.reference)
+    window.services.model.layers.add_labels(labels, table, name="brain")
+    window.services.export.action_export_seg.trigger()
+    dialog = window.services.export.dialog
     dialog.set_format("nrrd")
     out = tmp_path / "brain.nrrd"
     dialog.destination.setText(str(out))
     with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     dialog.success_box.close()
-    window.action_export_seg.trigger()                  # and once more as a DICOM SEG
-    dialog = window.export_dialog
+    window.services.export.action_export_seg.trigger()                  # and once more as a DICOM SEG
+    dialog = window.services.export.dialog
     dialog.set_format("seg")
     seg_out = tmp_path / "brain_seg.dcm"
     dialog.destination.setText(str(seg_out))
@@ -110,10 +110,10 @@ def test_window_menu_export_then_import_round_trip(qtbot, study, tmp_path):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     dialog.success_box.close()
     for path, name in ((out, "brain"), (seg_out, "brain_seg")):
-        before = len(window.model.layers)
-        import_segmentation(window, str(path))
-        qtbot.waitUntil(lambda: len(window.model.layers) == before + 1, timeout=WAIT_MS)
-        layer = window.model.layers.active_labels
+        before = len(window.services.model.layers)
+        import_segmentation(window.services, str(path))
+        qtbot.waitUntil(lambda n=before: len(window.services.model.layers) == n + 1, timeout=WAIT_MS)
+        layer = window.services.model.layers.active_labels
         assert layer.name == name
         assert np.array_equal(layer.volume.array, labels.array)
         assert [(l.id, l.name) for l in layer.table] == [(l.id, l.name) for l in table]
@@ -127,12 +127,12 @@ def test_selected_heatmap_exports_as_a_float_map(qtbot, study, tmp_path):
     series, labels, table = study
     window = MainWindow()
     qtbot.addWidget(window)
-    window.model.open_volume(series.reference)
+    window.services.model.open_volume(series.reference)
     prob = series.reference.with_array((labels.array == 2).astype(np.float32) * 0.9, modality="OT",
                                        metadata={"kind": "probability"})
-    window.model.layers.add_heatmap(prob, name="P(white matter)", value_range=(0.0, 1.0))
-    window.action_export_seg.trigger()
-    dialog = window.export_dialog
+    window.services.model.layers.add_heatmap(prob, name="P(white matter)", value_range=(0.0, 1.0))
+    window.services.export.action_export_seg.trigger()
+    dialog = window.services.export.dialog
     assert dialog.kind.currentText() == "probability"
     out = tmp_path / "p_wm.nii.gz"
     dialog.destination.setText(str(out))
@@ -149,10 +149,10 @@ def test_importing_a_seg_of_another_scan_reports_a_plain_error(qtbot, study):
     series, labels, table = study
     window = MainWindow()
     qtbot.addWidget(window)
-    window.model.open_volume(series.reference)
-    before = len(window.model.layers)
-    import_segmentation(window, get_testdata_file("liver.dcm"))   # another frame of reference
-    qtbot.waitUntil(lambda: bool(window.messages.texts("error")), timeout=WAIT_MS)
-    (error,) = window.messages.texts("error")
+    window.services.model.open_volume(series.reference)
+    before = len(window.services.model.layers)
+    import_segmentation(window.services, get_testdata_file("liver.dcm"))   # another frame of reference
+    qtbot.waitUntil(lambda: bool(window.services.messages.texts("error")), timeout=WAIT_MS)
+    (error,) = window.services.messages.texts("error")
     assert "liver.dcm" in error and "another scan" in error and "Traceback" not in error
-    assert len(window.model.layers) == before
+    assert len(window.services.model.layers) == before

@@ -14,7 +14,7 @@ SOP_NOTE = "slices share one SOP Instance UID at different positions; all were k
 
 
 def _open(window, qtbot, path) -> None:
-    with qtbot.waitSignal(window.opener.opened, timeout=20000):
+    with qtbot.waitSignal(window.services.opener.opened, timeout=20000):
         window.open_path(str(path))
 
 
@@ -24,11 +24,11 @@ def test_nan_voxels_in_a_nifti_are_stated_in_the_messages_panel(reading_window, 
     path = tmp_path / "nan.nii.gz"
     sitk.WriteImage(sitk.GetImageFromArray(data), str(path))
     _open(reading_window, qtbot, path)
-    image = reading_window.model.image
+    image = reading_window.services.model.image
     assert image is not None and np.all(np.isfinite(image.volume.array))
-    notes = reading_window.messages.texts("warning")
+    notes = reading_window.services.messages.texts("warning")
     assert any(f"4 {NAN_NOTE}" in n and "set to 0" in n for n in notes), notes
-    assert reading_window.messages.isVisible()
+    assert reading_window.services.messages.isVisible()
 
 
 def test_shared_sop_uids_are_stated_in_the_series_table_and_messages(reading_window, qtbot,
@@ -39,9 +39,9 @@ def test_shared_sop_uids_are_stated_in_the_series_table_and_messages(reading_win
     folder = tmp_path / "study"
     write_series(synthetic_ct(shape=(5, 24, 20)), folder, edit=same_uid)
     _open(reading_window, qtbot, folder)  # one series: the browser opens it directly
-    browser = reading_window.opener.browser
+    browser = reading_window.services.opener.browser
     assert SOP_NOTE in browser.table.item(0, 5).text()
-    assert reading_window.model.image.volume.size[2] == 5  # all slices kept
-    notes = reading_window.messages.texts("warning")
+    assert reading_window.services.model.image.volume.size[2] == 5  # all slices kept
+    notes = reading_window.services.messages.texts("warning")
     assert any(f"5 {SOP_NOTE}" in n for n in notes), notes
-    assert reading_window.messages.isVisible()
+    assert reading_window.services.messages.isVisible()

@@ -69,4 +69,4 @@ def test_every_feature_module_loads_and_installs(qtbot):
     qtbot.addWidget(window)
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&AI", "&Help"]
-    assert window.action_selftest.text() == "Run &Self-Test…"
+    assert window.services.selftest.action.text() == "Run &Self-Test…"

@@ -38,7 +38,7 @@ def test_open_folder_pick_series_and_load(reading_window, qtbot, study_folder):
     folder, ct = study_folder
     with qtbot.waitSignal(reading_window.open_requested, timeout=2000):
         reading_window.open_path(str(folder))
-    browser = reading_window.opener.browser
+    browser = reading_window.services.opener.browser
     assert browser.isVisible() and browser.windowTitle() == "Open study"
     qtbot.waitUntil(lambda: browser.table.rowCount() == 2, timeout=20000)
     rows = _table_rows(browser)
@@ -48,14 +48,14 @@ def test_open_folder_pick_series_and_load(reading_window, qtbot, study_folder):
     assert rows[ct_row][4] == "12" and rows[ct_row][0] == "Study 1"
     assert all("ANONYMOUS" not in cell and "CANDOR0001" not in cell for r in rows for cell in r)
     browser.table.selectRow(ct_row)
-    with qtbot.waitSignal(reading_window.opener.opened, timeout=20000):
+    with qtbot.waitSignal(reading_window.services.opener.opened, timeout=20000):
         browser.open_button.click()
     assert browser.progress.value() == 1000
-    image = reading_window.model.image
+    image = reading_window.services.model.image
     assert image is not None and image.volume.modality == "CT"
     np.testing.assert_array_equal(image.volume.array, ct.array)
-    assert reading_window.central.currentWidget() is reading_window.viewer
-    pixels = reading_window.viewer.views["axial"].current_pixels()
+    assert reading_window.central.currentWidget() is reading_window.services.viewer
+    pixels = reading_window.services.viewer.views["axial"].current_pixels()
     assert len(pixels) == 1 and next(iter(pixels.values())).std() > 0
     assert "CT" in reading_window.windowTitle()
 
@@ -64,12 +64,12 @@ def test_unreadable_file_shows_a_readable_error(reading_window, qtbot, tmp_path)
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"this is not a NIfTI file at all")
     reading_window.open_path(str(bad))
-    browser = reading_window.opener.browser
+    browser = reading_window.services.opener.browser
     qtbot.waitUntil(lambda: not browser.busy and browser.status.text() != "Loading…", timeout=20000)
-    errors = reading_window.messages.texts("error")
+    errors = reading_window.services.messages.texts("error")
     assert errors and "Traceback" not in errors[0]
-    assert reading_window.messages.isVisible()
-    assert reading_window.model.image is None
+    assert reading_window.services.messages.isVisible()
+    assert reading_window.services.model.image is None
 
 
 def _slow_work(n, *, progress=None, cancel=None):
@@ -118,7 +118,7 @@ def test_dropping_a_folder_opens_the_series_browser(reading_window, qtbot, study
     drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     reading_window.dropEvent(drop)
-    browser = reading_window.opener.browser
+    browser = reading_window.services.opener.browser
     assert browser is not None and browser.isVisible()
     qtbot.waitUntil(lambda: browser.table.rowCount() == 2, timeout=20000)
     assert reading_window.recent.paths[0] == str(folder.resolve())

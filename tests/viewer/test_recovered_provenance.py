@@ -30,7 +30,7 @@ def _window(qtbot, reference) -> MainWindow:
     window.resize(1200, 800)
     window.show()
     qtbot.waitExposed(window)
-    window.model.open_volume(reference)
+    window.services.model.open_volume(reference)
     QApplication.processEvents()
     return window
 
@@ -41,11 +41,11 @@ def _add_ai_result(window):
     volume.metadata.clear()
     volume.metadata.update(model_name="candor-test", model_version="0.1", weights_hash="ab12cd34",
                            role="ai", trust=TRUST, ood_flag=True)
-    return window.model.layers.add_labels(volume, AI_TABLE, name="AI lesion")
+    return window.services.model.layers.add_labels(volume, AI_TABLE, name="AI lesion")
 
 
 def _crash(window) -> None:
-    session = window.edit.session
+    session = window.services.edit.session
     session.timer.stop()
     if session._save_watcher is not None:
         session._save_watcher.job.wait()
@@ -58,23 +58,23 @@ def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbo
     first = _window(qtbot, series.reference)
     activate(qtbot, first)
     _add_ai_result(first)
-    first.model.cursor.set_slice("axial", 6)
-    first.edit.session.timer.setInterval(50)
+    first.services.model.cursor.set_slice("axial", 6)
+    first.services.edit.session.timer.setInterval(50)
     qtbot.keyClick(first, Qt.Key.Key_B)
-    with qtbot.waitSignal(first.edit.session.autosaved, timeout=WAIT_MS):
-        drag(first.viewer.views["axial"], [(10, 10)])
+    with qtbot.waitSignal(first.services.edit.session.autosaved, timeout=WAIT_MS):
+        drag(first.services.viewer.views["axial"], [(10, 10)])
     _crash(first)
     first.close()
     (pending,) = pending_sessions()
 
     second = _window(qtbot, series.reference)
-    second.edit.session.recover(pending.session_id)   # same scan open: adopted at once
-    ai, corrected = second.model.layers[1], second.model.layers[2]
-    assert second.edit.editing.ai_source(corrected) is ai
+    second.services.edit.session.recover(pending.session_id)   # same scan open: adopted at once
+    ai, corrected = second.services.model.layers[1], second.services.model.layers[2]
+    assert second.services.edit.editing.ai_source(corrected) is ai
 
-    second.model.layers.active = corrected
-    second.action_export_seg.trigger()
-    dialog = second.export_dialog
+    second.services.model.layers.active = corrected
+    second.services.export.action_export_seg.trigger()
+    dialog = second.services.export.dialog
     dialog.set_format("seg")
     out = tmp_path / "recovered_seg.dcm"
     dialog.destination.setText(str(out))

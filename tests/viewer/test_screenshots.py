@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtGui import QImage
 
 from tests.viewer.conftest import (gaussian_heat, lesion_mask, lesion_table, qimage_rgb,
@@ -15,7 +14,7 @@ HEAT = (12, 30, 12)         # heatmap peak, away from the lesion
 
 def _setup(window):
     ct = synthetic_ct()
-    model = window.model
+    model = window.services.model
     model.open_volume(ct)
     model.layers.add_labels(ct.with_array(lesion_mask(ct, LESION, radius=6)), lesion_table(),
                             name="lesion", opacity=0.6)
@@ -34,12 +33,12 @@ def _pixel(rgb, view, zyx, frame_offset):
 def test_each_view_screenshot_shows_image_label_and_heatmap(reading_window, qtbot, tmp_path):
     _setup(reading_window)
     qtbot.wait(50)
-    for name, view in reading_window.viewer.views.items():
-        path = save_screenshot(reading_window, name, tmp_path / f"{name}.png")
+    for name, view in reading_window.services.viewer.views.items():
+        path = save_screenshot(reading_window.services, name, tmp_path / f"{name}.png")
         rgb = qimage_rgb(QImage(str(path)))
         assert rgb.shape[0] > 100 and rgb.shape[1] > 100
         assert rgb.std() > 20, f"{name} screenshot is blank"
-        frame = reading_window.viewer.frames[name]
+        frame = reading_window.services.viewer.frames[name]
         origin = view.canvas.viewport().mapTo(frame, view.canvas.viewport().rect().topLeft())
         offset = (origin.x(), origin.y())
         # Lesion voxel (off the crosshair lines): red dominates over the grey image.
@@ -51,9 +50,9 @@ def test_each_view_screenshot_shows_image_label_and_heatmap(reading_window, qtbo
         r, g, b = _pixel(rgb, view, tissue, offset)
         assert abs(r - g) < 12 and abs(g - b) < 12, f"{name}: tissue not grey"
     # The axial view crosses the heatmap peak: a warm inferno colour (r high, b lower) there.
-    view = reading_window.viewer.views["axial"]
+    view = reading_window.services.viewer.views["axial"]
     rgb = qimage_rgb(QImage(str(tmp_path / "axial.png")))
-    origin = view.canvas.viewport().mapTo(reading_window.viewer.frames["axial"],
+    origin = view.canvas.viewport().mapTo(reading_window.services.viewer.frames["axial"],
                                           view.canvas.viewport().rect().topLeft())
     r, g, b = _pixel(rgb, view, (12, HEAT[1] + 1, HEAT[2] + 1), (origin.x(), origin.y()))
     assert r > 150 and r > b, f"heatmap not drawn ({r}, {g}, {b})"
@@ -61,8 +60,8 @@ def test_each_view_screenshot_shows_image_label_and_heatmap(reading_window, qtbo
 
 def test_window_screenshot_png(reading_window, tmp_path):
     _setup(reading_window)
-    path = save_screenshot(reading_window, "window", tmp_path / "window")
+    path = save_screenshot(reading_window.services, "window", tmp_path / "window")
     assert path.suffix == ".png" and path.exists()
     rgb = qimage_rgb(QImage(str(path)))
     assert rgb.shape[1] >= 1000 and rgb.std() > 20
-    assert reading_window.screenshot_menu.isEnabled()
+    assert reading_window.services.screenshot_menu.isEnabled()

@@ -11,18 +11,18 @@ from tests.viewer.conftest import (gaussian_heat, lesion_mask, lesion_table, sen
 
 def _open(window, with_overlays=False):
     ct = synthetic_ct()
-    window.model.open_volume(ct)
+    window.services.model.open_volume(ct)
     if with_overlays:
-        window.model.layers.add_labels(ct.with_array(lesion_mask(ct)), lesion_table(), name="lesion")
-        window.model.layers.add_heatmap(ct.with_array(gaussian_heat(ct, (12, 30, 14))),
+        window.services.model.layers.add_labels(ct.with_array(lesion_mask(ct)), lesion_table(), name="lesion")
+        window.services.model.layers.add_heatmap(ct.with_array(gaussian_heat(ct, (12, 30, 14))),
                                         name="saliency", value_range=(0.05, 1.0))
     return ct
 
 
 def test_wheel_and_keys_move_slices(reading_window, qtbot):
     _open(reading_window)
-    model = reading_window.model
-    axial = reading_window.viewer.views["axial"]
+    model = reading_window.services.model
+    axial = reading_window.services.viewer.views["axial"]
     start = model.cursor.slice_of("axial")
     viewport = axial.canvas.viewport()
     centre = QPoint(viewport.width() // 2, viewport.height() // 2)
@@ -55,8 +55,8 @@ def test_wheel_and_keys_move_slices(reading_window, qtbot):
 
 def test_window_level_by_right_drag_ctrl_drag_and_preset_keys(reading_window, qtbot):
     _open(reading_window)
-    model = reading_window.model
-    view = reading_window.viewer.views["coronal"]
+    model = reading_window.services.model
+    view = reading_window.services.viewer.views["coronal"]
     vp = view.canvas.viewport()
     c = QPoint(vp.width() // 2, vp.height() // 2)
     w0, l0 = model.window.width, model.window.center
@@ -77,8 +77,8 @@ def test_window_level_by_right_drag_ctrl_drag_and_preset_keys(reading_window, qt
 
 def test_click_sets_crosshair_and_links_the_other_views(reading_window):
     _open(reading_window)
-    model = reading_window.model
-    views = reading_window.viewer.views
+    model = reading_window.services.model
+    views = reading_window.services.viewer.views
     target = (model.cursor.index[0], 10, 31)                  # same axial slice, new P and L
     send_click(views["axial"].canvas.viewport(), viewport_pos(views["axial"], target))
     assert model.cursor.index == target
@@ -93,17 +93,17 @@ def test_click_sets_crosshair_and_links_the_other_views(reading_window):
     assert model.cursor.index == (18, 36, 31)
     assert model.cursor.slice_of("axial") == 18
     # The status bar reports the voxel, the patient position and the HU under the crosshair.
-    text = reading_window.cursor_readout.text()
+    text = reading_window.services.cursor_readout.text()
     i, j, k = model.cursor.source_index
     assert f"voxel ({i}, {j}, {k})" in text and "HU" in text and "LPS (" in text
 
 
 def test_overlay_toggle_opacity_and_label_visibility(reading_window):
     _open(reading_window, with_overlays=True)
-    model = reading_window.model
+    model = reading_window.services.model
     labels = model.layers.active_labels
-    panel = reading_window.layers_panel
-    axial = reading_window.viewer.views["axial"]
+    panel = reading_window.services.layers_panel
+    axial = reading_window.services.viewer.views["axial"]
     entry = axial._items[id(labels)]
     model.cursor.set_index((12, 18, 27))                       # through the lesion
     assert entry.item.isVisible()
@@ -133,9 +133,9 @@ def test_overlay_toggle_opacity_and_label_visibility(reading_window):
 
 def test_layouts_switch_from_the_view_menu(reading_window, qtbot):
     _open(reading_window)
-    viewer, model = reading_window.viewer, reading_window.model
+    viewer, model = reading_window.services.viewer, reading_window.services.model
     assert viewer.shown_views() == ["axial", "coronal", "sagittal"]
-    reading_window.layout_actions["single"].trigger()
+    reading_window.services.layout_actions["single"].trigger()
     assert viewer.shown_views() == ["axial"]
     # Double-click on the coronal view maximises it; again returns to the previous layout.
     model.layout = "1x3"
@@ -144,7 +144,7 @@ def test_layouts_switch_from_the_view_menu(reading_window, qtbot):
     assert viewer.shown_views() == ["coronal"]
     model.toggle_maximise("coronal")
     assert viewer.shown_views() == ["axial", "coronal", "sagittal"]
-    reading_window.layout_actions["2x2"].trigger()
+    reading_window.services.layout_actions["2x2"].trigger()
     qtbot.waitUntil(lambda: "3d" in viewer.shown_views(), timeout=5000)
     assert sorted(viewer.shown_views()) == ["3d", "axial", "coronal", "sagittal"]
     assert cor.isVisible()
@@ -152,10 +152,10 @@ def test_layouts_switch_from_the_view_menu(reading_window, qtbot):
 
 def test_physical_aspect_and_orientation_letters(reading_window):
     _open(reading_window)
-    cor = reading_window.viewer.views["coronal"]
-    entry = cor._items[id(reading_window.model.image)]
+    cor = reading_window.services.viewer.views["coronal"]
+    entry = cor._items[id(reading_window.services.model.image)]
     rect = entry.item.mapRectToParent(entry.item.boundingRect())
     # Coronal slice: 40 columns × 0.8 mm wide, 24 rows × 2.0 mm tall.
     assert abs(rect.width() - 32.0) < 1e-6 and abs(rect.height() - 48.0) < 1e-6
     assert [lab.text() for lab in cor.letters] == ["R", "L", "S", "I"]
-    assert [lab.text() for lab in reading_window.viewer.views["axial"].letters] == ["R", "L", "A", "P"]
+    assert [lab.text() for lab in reading_window.services.viewer.views["axial"].letters] == ["R", "L", "A", "P"]

@@ -11,10 +11,10 @@ from tests.viewer.conftest import lesion_mask, lesion_table, synthetic_ct
 
 def test_3d_view_renders_volume_labels_and_refines(reading_window, qtbot, tmp_path):
     ct = synthetic_ct(shape=(24, 48, 40))
-    model = reading_window.model
+    model = reading_window.services.model
     model.open_volume(ct)
     model.layout = "2x2"
-    view3d = reading_window.viewer.view3d
+    view3d = reading_window.services.viewer.view3d
     qtbot.waitUntil(lambda: view3d.scene.full is not None, timeout=10000)
     assert view3d.scene.mapper_kind in ("cpu", "gpu")
     frame = view3d.grab_image()

@@ -39,6 +39,11 @@ class MainWindow(QMainWindow):
         self.recent = recent or RecentFiles()
         #: Runs long work off the GUI thread for every feature (``jobs_bridge.submit_watched``).
         self.jobs = JobRunner()
+        from engine.models.store import ModelStore
+        from viewer.qt.services import Services
+
+        #: The app context each feature's ``install`` receives (``viewer/qt/services.py``).
+        self.services = Services(self, self.jobs, ModelStore())
         self.central = QStackedWidget(self)
         self.placeholder = QLabel(
             "Open a scan folder (File › Open Folder…) or drop a folder or file here.", self)
@@ -53,7 +58,7 @@ class MainWindow(QMainWindow):
         if install_features:
             from viewer.qt.features import install_all
 
-            install_all(self)
+            install_all(self.services)
 
     # Menus ----------------------------------------------------------------------------------
     def menu(self, title: str):

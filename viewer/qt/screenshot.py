@@ -21,9 +21,10 @@ def grab_3d(view3d) -> QImage:
     return numpy_to_qimage(view3d.grab_image())
 
 
-def grab(window, target: str) -> QImage:
-    """The picture of ``target`` (one of :data:`TARGETS`) as a QImage."""
-    viewer = window.viewer
+def grab(services, target: str) -> QImage:
+    """The picture of ``target`` (one of :data:`TARGETS`) as a QImage (``services``: the
+    window's :class:`viewer.qt.services.Services`, for its window and central views)."""
+    window, viewer = services.window, services.viewer
     if target == "3d":
         return grab_3d(viewer.view3d)
     if target in viewer.views:
@@ -42,11 +43,11 @@ def grab(window, target: str) -> QImage:
     return image
 
 
-def save_screenshot(window, target: str, path: str | Path) -> Path:
+def save_screenshot(services, target: str, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         path = path.with_suffix(".png")
-    if not grab(window, target).save(str(path), "PNG"):
+    if not grab(services, target).save(str(path), "PNG"):
         from engine.errors import InputError
 
         raise InputError(f"could not write the screenshot to {path}")

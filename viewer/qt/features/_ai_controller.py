@@ -7,7 +7,6 @@ this object only reacts to job events on the GUI thread.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -27,6 +26,7 @@ from viewer.qt.uncertainty_strip import (
 )
 
 if TYPE_CHECKING:
+    from engine.models.store import ModelStore
     from engine.trust import TrustOptions
 
 log = logging.getLogger(__name__)
@@ -34,27 +34,12 @@ log = logging.getLogger(__name__)
 DEFAULT_MC_SAMPLES = 10
 
 
-class ModelCache:
-    """Loaded model packages by source (thread-safe: jobs load them on worker threads)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[str, object] = {}
-
-    def get(self, source: str):
-        from engine.models import load_model
-
-        with self._lock:
-            if source not in self._models:
-                self._models[source] = load_model(source)
-            return self._models[source]
-
-
-def run_ai_job(volume, source: str, options: TrustOptions, cache: ModelCache, *, progress=None, cancel=None):
-    """The job: load (or reuse) the model, then :func:`engine.trust.analyze`."""
+def run_ai_job(volume, source: str, options: TrustOptions, models: ModelStore, *, progress=None,
+               cancel=None):
+    """The job: load (or reuse) the model from the app's model store, then analyze."""
     from engine.trust import analyze  # torch loads here, on the worker, not at start-up
 
-    model = cache.get(source)
+    model = models.load(source)
     return analyze(volume, model, options, progress=progress, cancel=cancel)
 
 
@@ -64,15 +49,13 @@ class AIController(QObject):
     result_ready = Signal(object)     # TrustResult, after its layers were added
     job_ended = Signal(str)           # "done", "cancelled" or "failed"
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        from engine.models import DEFAULT_MODEL
-
+    def __init__(self, services) -> None:
+        super().__init__(services.window)
+        window = services.window
+        self.services = services
         self.window = window
-        self.model = window.model
-        self.model_source = DEFAULT_MODEL
+        self.model = services.model
         self.mc_samples = DEFAULT_MC_SAMPLES
-        self.cache = ModelCache()
         self.last_result = None
         self.watcher = None
         self.progress = JobProgress(window)
@@ -96,6 +79,15 @@ class AIController(QObject):
         self._attach_strips()
         self.model.events.image.connect(self._on_new_image)
         self.model.cursor.events.changed.connect(self._on_cursor)
+
+    @property
+    def model_source(self) -> str:
+        """The model the AI menu runs (shared with fine-tuning through ``services``)."""
+        return self.services.model_source
+
+    @model_source.setter
+    def model_source(self, source) -> None:
+        self.services.model_source = str(source)
 
     # Jobs -----------------------------------------------------------------------------------
     @property
@@ -128,8 +120,8 @@ class AIController(QObject):
         if self.busy:
             self.window.statusBar().showMessage("An AI job is already running.", 5000)
             return False
-        self.watcher = submit_watched(self.window.jobs, run_ai_job, image.volume, self.model_source, options,
-                                      self.cache, parent=self, name=title,
+        self.watcher = submit_watched(self.services.jobs, run_ai_job, image.volume, self.model_source,
+                                      options, self.services.models, parent=self, name=title,
                                       on_finished=lambda job, p=purpose, img=image: self._finished(job, p, img))
         self.progress.watch(self.watcher, title + "…")
         return True
@@ -148,7 +140,7 @@ class AIController(QObject):
             text = str(err) if isinstance(err, CandorError) else f"unexpected error ({type(err).__name__}); see the log"
             if not isinstance(err, CandorError):
                 log.error("AI job failed: %s", type(err).__name__)
-            self.window.messages.add(f"AI: {text}", "error")
+            self.services.messages.add(f"AI: {text}", "error")
             self.job_ended.emit("failed")
             return
         if self.model.image is not image_layer:       # the study changed while the job ran
@@ -173,7 +165,7 @@ class AIController(QObject):
             self.banner_bar.show()
             self.banner.show_report(result.ood.to_dict(), record, result.model["name"])
             for reason in result.ood.reasons:
-                self.window.messages.add(f"AI input check: {reason}", "warning")
+                self.services.messages.add(f"AI input check: {reason}", "warning")
         self.window.statusBar().showMessage(self._summary(result), 8000)
         self.result_ready.emit(result)
 
@@ -187,8 +179,7 @@ class AIController(QObject):
 
     # Uncertainty strips ---------------------------------------------------------------------
     def _attach_strips(self) -> None:
-        views = getattr(getattr(self.window, "viewer", None), "views", {})
-        for name, view in views.items():
+        for name, view in self.services.viewer.views.items():
             strip = UncertaintyStrip(name)
             attach_under_slider(view, strip)
             strip.slice_clicked.connect(lambda i, v=name: self.model.cursor.set_slice(v, i))

@@ -86,10 +86,10 @@ class EditPalette(QDockWidget):
             box.valueChanged.connect(self._window_changed)
         self.low.setValue(self.state.window[0])
         self.high.setValue(self.state.window[1])
-        window = QHBoxLayout()
-        window.addWidget(self.low)
-        window.addWidget(self.high)
-        form.addRow("Threshold", window)
+        row = QHBoxLayout()
+        row.addWidget(self.low)
+        row.addWidget(self.high)
+        form.addRow("Threshold", row)
         return form
 
     def _actions(self) -> QVBoxLayout:

@@ -49,10 +49,10 @@ class EditSession(QObject):
     autosaved = Signal(int)       # autosave generation
     recovered = Signal(object)    # the recovered autosave.Snapshot
 
-    def __init__(self, window, controller) -> None:
-        super().__init__(window)
-        self.window, self.controller = window, controller
-        self.model, self.editing = window.model, controller.editing
+    def __init__(self, services, controller) -> None:
+        super().__init__(services.window)
+        self.services, self.window, self.controller = services, services.window, controller
+        self.model, self.editing = services.model, controller.editing
         self.store: autosave.AutosaveSession | None = None
         self.source: dict = {}
         self.accepted_ids: list[str] = []
@@ -68,15 +68,14 @@ class EditSession(QObject):
         self.timer.timeout.connect(self.autosave_now)
         self.editing.events.edited.connect(self._on_edit)
         self.model.events.image.connect(self._on_image)
-        opener = getattr(window, "opener", None)
-        if opener is not None:
-            opener.opened.connect(self._on_opened)
+        if services.opener is not None:   # optional: the reading feature's study opener
+            services.opener.opened.connect(self._on_opened)
         QTimer.singleShot(0, self, self.offer_recovery)  # not after the window is gone
 
     # Tracking edits -------------------------------------------------------------------------
     def _on_opened(self, volume) -> None:
-        browser = getattr(self.window.opener, "browser", None)
-        path = getattr(browser, "path", None)
+        browser = self.services.opener.browser
+        path = browser.path if browser is not None else None
         self.source = {"path": str(path) if path else None,
                        "series_uid": volume.metadata.get("series_uid")}
 
@@ -120,7 +119,7 @@ class EditSession(QObject):
         if self.store is None:
             self.store = autosave.AutosaveSession()
         self._unsaved = False
-        watcher = submit_watched(self.window.jobs, self.store.save, self.snapshot(), parent=self,
+        watcher = submit_watched(self.services.jobs, self.store.save, self.snapshot(), parent=self,
                                  name="autosave", on_finished=self._saved)
         self._save_watcher = watcher
         return watcher
@@ -162,7 +161,7 @@ class EditSession(QObject):
         ai_array = ai.volume.array if ai is not None else np.zeros_like(layer.volume.array)
         if all(l is not layer for l, _ in self._tracked):
             self._tracked.append((layer, ai))
-        watcher = submit_watched(self.window.jobs, queue_correction, image.volume, ai_array,
+        watcher = submit_watched(self.services.jobs, queue_correction, image.volume, ai_array,
                                  layer.volume.array.copy(), table, model_of(ai), parent=self,
                                  name="accept", on_finished=self._accepted)
         self._accept_watcher = watcher
@@ -219,7 +218,7 @@ class EditSession(QObject):
         from engine import io
 
         watcher = submit_watched(
-            self.window.jobs, io.load, path, snapshot.source.get("series_uid"), parent=self,
+            self.services.jobs, io.load, path, snapshot.source.get("series_uid"), parent=self,
             name="recover",
             on_finished=lambda job: self._loaded_for_recovery(job, session_id, snapshot.source))
         return watcher

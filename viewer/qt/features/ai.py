@@ -15,13 +15,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from viewer.qt.features._ai_controller import AIController
 
 ORDER = 70
+NEEDS = ("model", "viewer", "messages")
 
 
-def install(window) -> None:
-    if not hasattr(window, "model"):
-        return
-    ai = AIController(window)
-    window.ai = ai
+def install(services) -> None:
+    window = services.window
+    ai = services.ai = AIController(services)
     menu = window.menu("&AI")
     ai.action_segment = _action(window, menu, "&Segment", lambda: ai.segment(), "Ctrl+Shift+S")
     ai.action_ensemble = _action(window, menu, "Segment with &Ensemble (all members)",

@@ -29,32 +29,34 @@ ORDER = 40
 VIEW_FOR_AXIS = {0: "axial", 1: "coronal", 2: "sagittal"}
 
 
-def install(window) -> None:
-    if not hasattr(window, "model") or not hasattr(window, "viewer"):
-        log.warning("edit tools need the reading feature; not installed")
-        return
-    window.edit = EditController(window)
+NEEDS = ("model", "viewer")
+
+
+def install(services) -> None:
+    services.edit = EditController(services)
 
 
 class EditController(QObject):
     """Owns the edit state, the tools, their actions, the palette and the edit session."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, services) -> None:
+        window = services.window
         super().__init__(window)
-        self.window, self.model = window, window.model
+        self.services, self.window, self.model = services, window, services.model
         self.state = EditingState()
         self.editing = LayerEditing(self.model.layers)
         context = ToolContext(self.model, self.state, self.editing, status=self.status)
         self.tools = {name: cls(context) for name, cls in TOOL_CLASSES.items()}
-        self.last_view = window.viewer.views["axial"]
+        views = services.viewer.views
+        self.last_view = views["axial"]
         self.filters = [ToolMouseFilter(view, lambda v=view: self._tool_for(v),
                                         lambda: self.state.brush_size_mm)
-                        for view in window.viewer.views.values()]
+                        for view in views.values()]
         self._build_actions()
         self._build_menu()
         self.palette = EditPalette(self, window)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.palette)
-        self.session = EditSession(window, self)
+        self.session = EditSession(services, self)
         self.state.events.tool.connect(self._on_tool)
         self.model.layers.events.active.connect(self._on_active)
         self.model.layers.events.inserted.connect(lambda *_: self._update_actions())

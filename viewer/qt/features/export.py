@@ -24,6 +24,7 @@ from engine.jobs import JobState
 from engine.labels import LabelTable
 from engine.volume import Volume
 from viewer.qt.jobs_bridge import submit_watched
+from viewer.state.layers import HeatmapLayer
 
 log = logging.getLogger(__name__)
 
@@ -284,22 +285,24 @@ class ExportDialog(QDialog):
 
 
 # Main-window integration ------------------------------------------------------------------------
+NEEDS = ("model", "messages")
+
+
 def _export_folder(window) -> Path | None:
-    recent = getattr(window.recent, "paths", None)
-    return Path(recent[0]).parent if recent else None
+    paths = window.recent.paths
+    return Path(paths[0]).parent if paths else None
 
 
-def open_export_dialog(window):
+def open_export_dialog(services):
     """Show the export dialog for the selected heatmap or the active label layer (non-modal)."""
-    model = window.model
+    window, model = services.window, services.model
     active = model.layers.active
-    if model.image is not None and getattr(active, "kind", "") == "heatmap":
+    if model.image is not None and isinstance(active, HeatmapLayer):
         from viewer.qt.features._export_map import MapExportDialog
 
-        dialog = MapExportDialog(active.volume, model.image.volume, window.jobs, name=active.name,
+        dialog = MapExportDialog(active.volume, model.image.volume, services.jobs, name=active.name,
                                  folder=_export_folder(window), parent=window)
-        dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
-        window.export_dialog = dialog
+        dialog.exported.connect(lambda r: services.status(f"Exported {r.path}", 10000))
         dialog.open()
         return dialog
     layer = model.layers.active_labels
@@ -309,11 +312,10 @@ def open_export_dialog(window):
                                 "draw a label layer first.")
         return None
     folder = _export_folder(window)
-    dialog = ExportDialog(layer.volume, layer.table, model.image.volume, window.jobs, window,
+    dialog = ExportDialog(layer.volume, layer.table, model.image.volume, services.jobs, window,
                           folder=folder, name=layer.name.replace(" ", "_") or "segmentation",
                           provenance=layer.export_provenance())
-    dialog.exported.connect(lambda r: window.statusBar().showMessage(f"Exported {r.path}", 10000))
-    window.export_dialog = dialog
+    dialog.exported.connect(lambda r: services.status(f"Exported {r.path}", 10000))
     dialog.open()
     return dialog
 
@@ -330,20 +332,21 @@ def _load_segmentation(path: str, reference: Volume, names: LabelTable | None, *
     return volume, table, {}, []
 
 
-def import_segmentation(window, path: str):
+def import_segmentation(services, path: str):
     """Import ``path`` onto the shown image as a label layer (probabilities as heatmaps)."""
-    model = window.model
+    window, model, messages = services.window, services.model, services.messages
     if model.image is None:
         QMessageBox.information(window, "Import Segmentation", "Open the study the segmentation "
                                 "belongs to first.")
         return None
     active = model.layers.active_labels
     names = active.table if active is not None else None
-    window.statusBar().showMessage(f"Importing {Path(path).name}…")
+    services.status(f"Importing {Path(path).name}…", 0)
+
     def done(job) -> None:
         if job.state is not JobState.DONE:
-            window.messages.add(f"Could not import {Path(path).name}: {_error_text(job)}", "error")
-            window.statusBar().showMessage("Import failed")
+            messages.add(f"Could not import {Path(path).name}: {_error_text(job)}", "error")
+            services.status("Import failed", 0)
             return
         volume, table, maps, warnings = job.result()
         try:
@@ -352,34 +355,49 @@ def import_segmentation(window, path: str):
                 model.layers.add_heatmap(prob, name=f"P({table.get(label_id).name})",
                                          value_range=(0.0, 1.0))
         except CandorError as exc:
-            window.messages.add(f"Could not import {Path(path).name}: {exc}", "error")
+            messages.add(f"Could not import {Path(path).name}: {exc}", "error")
             return
         for warning in warnings:
-            window.messages.add(warning, "warning")
-        window.statusBar().showMessage(f"Imported {Path(path).name}", 10000)
+            messages.add(warning, "warning")
+        services.status(f"Imported {Path(path).name}", 10000)
 
-    watcher = submit_watched(window.jobs, _load_segmentation, path, model.image.volume, names,
-                             parent=window, on_finished=done, name="import segmentation")
-    window.import_watcher = watcher
-    return watcher
+    return submit_watched(services.jobs, _load_segmentation, path, model.image.volume, names,
+                          parent=window, on_finished=done, name="import segmentation")
 
 
-def _choose_and_import(window) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Import segmentation", "", IMPORT_FILTER)
-    if path:
-        import_segmentation(window, path)
+class ExportFeature:
+    """File › Export Segmentation… / Import Segmentation… and the last dialog/import started."""
 
-
-def install(window) -> None:
-    menu = window.file_menu
-    before = getattr(window, "action_quit", None)
-    window.action_export_seg = menu.addAction("&Export Segmentation…")
-    window.action_import_seg = menu.addAction("I&mport Segmentation…")
-    if before is not None:  # keep Quit last, after a separator
-        for action in (window.action_export_seg, window.action_import_seg):
+    def __init__(self, services) -> None:
+        self.services = services
+        window = services.window
+        menu = window.file_menu
+        self.dialog = None
+        self.import_watcher = None
+        self.action_export_seg = menu.addAction("&Export Segmentation…")
+        self.action_import_seg = menu.addAction("I&mport Segmentation…")
+        for action in (self.action_export_seg, self.action_import_seg):   # Quit stays last
             menu.removeAction(action)
-            menu.insertAction(before, action)
-        menu.insertSeparator(before)
-    window.action_export_seg.setShortcut("Ctrl+E")
-    window.action_export_seg.triggered.connect(lambda: open_export_dialog(window))
-    window.action_import_seg.triggered.connect(lambda: _choose_and_import(window))
+            menu.insertAction(window.action_quit, action)
+        menu.insertSeparator(window.action_quit)
+        self.action_export_seg.setShortcut("Ctrl+E")
+        self.action_export_seg.triggered.connect(self.export)
+        self.action_import_seg.triggered.connect(self.choose_and_import)
+
+    def export(self):
+        self.dialog = open_export_dialog(self.services)
+        return self.dialog
+
+    def import_path(self, path: str):
+        self.import_watcher = import_segmentation(self.services, path)
+        return self.import_watcher
+
+    def choose_and_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.services.window, "Import segmentation", "",
+                                              IMPORT_FILTER)
+        if path:
+            self.import_path(path)
+
+
+def install(services) -> None:
+    services.export = ExportFeature(services)

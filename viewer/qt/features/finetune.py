@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 ORDER = 75
 
 
-def install(window) -> None:
-    if not hasattr(window, "model"):
-        return
-    window.finetune = FinetuneController(window)
+NEEDS = ("model", "messages")
+
+
+def install(services) -> None:
+    services.finetune = FinetuneController(services)
 
 
 def _run_finetune(model: str, *, progress=None, cancel=None) -> dict:
@@ -34,9 +35,10 @@ class FinetuneController(QObject):
 
     finished = Signal(object)  # the report dict, or None when it failed or was cancelled
 
-    def __init__(self, window) -> None:
+    def __init__(self, services) -> None:
+        window = services.window
         super().__init__(window)
-        self.window = window
+        self.services, self.window = services, window
         menu = window.menu("&AI")
         menu.addSeparator()
         self.action = QAction("&Fine-tune on Queued Corrections…", window)
@@ -51,20 +53,14 @@ class FinetuneController(QObject):
         window.about_to_close.connect(self.cancel)
 
     def model_name(self) -> str:
-        ai = getattr(self.window, "ai", None)
-        source = getattr(ai, "model_source", None)
-        if source:
-            return str(source).partition("@")[0]
-        from engine.models import DEFAULT_MODEL
-
-        return DEFAULT_MODEL
+        return str(self.services.model_source).partition("@")[0]
 
     # Fine-tuning ----------------------------------------------------------------------------
     def start(self):
         if self.watcher is not None and not self.watcher.job.state.finished:
             self.window.statusBar().showMessage("A fine-tune is already running", 5000)
             return None
-        self.watcher = submit_watched(self.window.jobs, _run_finetune, self.model_name(),
+        self.watcher = submit_watched(self.services.jobs, _run_finetune, self.model_name(),
                                       parent=self, name="finetune", on_finished=self._done)
         self.progress.watch(self.watcher, "Fine-tuning")
         return self.watcher
@@ -89,9 +85,7 @@ class FinetuneController(QObject):
                 self._forget_loaded_models()
         self.last_report = report
         self.window.statusBar().showMessage(message, 15000)
-        messages = getattr(self.window, "messages", None)
-        if messages is not None:
-            messages.add(message, "info" if report and report["accepted"] else "warning")
+        self.services.messages.add(message, "info" if report and report["accepted"] else "warning")
         self.finished.emit(report)
 
     # Versions -------------------------------------------------------------------------------
@@ -116,11 +110,9 @@ class FinetuneController(QObject):
             group.addAction(action)
 
     def use(self, version: str) -> None:
-        from engine.models.store import set_active
-
         name = self.model_name()
         try:
-            set_active(name, version)
+            self.services.models.set_active(name, version)   # also forgets the loaded ``name``
         except CandorError as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
             return
@@ -128,8 +120,5 @@ class FinetuneController(QObject):
         self.window.statusBar().showMessage(f"Using {name}@{version}", 8000)
 
     def _forget_loaded_models(self) -> None:
-        """The AI menu caches loaded models by name: the next run must load the active version."""
-        cache = getattr(getattr(self.window, "ai", None), "cache", None)
-        models = getattr(cache, "_models", None)
-        if isinstance(models, dict):
-            models.clear()
+        """The next AI run must load the version now active, not the one held in memory."""
+        self.services.models.forget()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QHea
 from engine.corrections import CorrectionQueue
 from engine.errors import CandorError
 from viewer.qt.jobs_bridge import submit_watched
+from viewer.state.provenance import LayerProvenance, Role
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,16 @@ ORDER = 45
 COLUMNS = ("ID", "Queued (UTC)", "Model", "Changed", "Dice", "Status")
 
 
-def install(window) -> None:
-    if not hasattr(window, "model"):
-        return
-    window.queue_panel = QueuePanel(window)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.queue_panel)
-    if hasattr(window, "layers_panel"):
-        window.tabifyDockWidget(window.layers_panel, window.queue_panel)
-        window.layers_panel.raise_()
-    window.menu("&View").addAction(window.queue_panel.toggleViewAction())
+NEEDS = ("model", "layers_panel", "edit")
+
+
+def install(services) -> None:
+    window = services.window
+    panel = services.queue_panel = QueuePanel(services)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
+    window.tabifyDockWidget(services.layers_panel, panel)
+    services.layers_panel.raise_()
+    window.menu("&View").addAction(panel.toggleViewAction())
 
 
 def _list_items(*, progress=None, cancel=None):
@@ -52,10 +54,10 @@ def _remove_item(item_id: str, *, progress=None, cancel=None) -> str:
 class QueuePanel(QDockWidget):
     """Dock listing the correction queue. ``refresh()`` re-reads it (on a worker)."""
 
-    def __init__(self, window) -> None:
-        super().__init__("Correction queue", window)
+    def __init__(self, services) -> None:
+        super().__init__("Correction queue", services.window)
         self.setObjectName("queue_panel")
-        self.window_ = window
+        self.services = services
         self.items: list = []
         self.watcher = None
         body = QWidget(self)
@@ -80,16 +82,14 @@ class QueuePanel(QDockWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         self.setWidget(body)
-        edit = getattr(window, "edit", None)
-        if edit is not None:
-            edit.session.accepted.connect(lambda _id: self.refresh())
+        services.edit.session.accepted.connect(lambda _id: self.refresh())
         self.refresh()
 
     def _status(self, message: str) -> None:
-        self.window_.statusBar().showMessage(message, 5000)
+        self.services.status(message)
 
     def _run(self, fn, *args, done=None):
-        watcher = submit_watched(self.window_.jobs, fn, *args, parent=self, name=fn.__name__,
+        watcher = submit_watched(self.services.jobs, fn, *args, parent=self, name=fn.__name__,
                                  on_finished=lambda job: self._finished(job, done))
         self.watcher = watcher
         return watcher
@@ -136,21 +136,16 @@ class QueuePanel(QDockWidget):
         return self._run(_load_item, item_id, done=self._open)
 
     def _open(self, correction) -> None:
-        window, item = self.window_, correction.item
-        window.model.open_volume(correction.image, name=f"Queued {item.id}")
-        model_name = item.model or {}
-        ai_volume = correction.ai.with_array(correction.ai.array, metadata={
-            "model": model_name.get("name"), "version": model_name.get("version"),
-            "weights_hash": model_name.get("weights_hash")})
-        ai = window.model.layers.add_labels(ai_volume, correction.table, name=f"AI ({item.id})")
-        edit = getattr(window, "edit", None)
-        if edit is not None:
-            edit.editing.add_editable(correction.corrected, correction.table,
-                                      f"Corrected ({item.id})", ai)
-            ai.visible = False
-        else:
-            window.model.layers.add_labels(correction.corrected, correction.table,
-                                           name=f"Corrected ({item.id})")
+        model, item = self.services.model, correction.item
+        model.open_volume(correction.image, name=f"Queued {item.id}")
+        ref = item.model or {}
+        provenance = LayerProvenance(ref.get("name"), ref.get("version"), ref.get("weights_hash"))
+        ai = model.layers.add_labels(correction.ai, correction.table, name=f"AI ({item.id})",
+                                     role=Role.AI if provenance.has_model else Role.MANUAL,
+                                     provenance=provenance)
+        self.services.edit.editing.add_editable(correction.corrected, correction.table,
+                                                f"Corrected ({item.id})", ai)
+        ai.visible = False
         self._status(f"Opened queued correction {item.id}")
 
     def remove_selected(self, item_id: str | None = None, confirm: bool = True):

@@ -1,7 +1,8 @@
 """The reading experience: the ViewerModel, slice/3D views, study opening, layers and messages.
 
-Installs first (``ORDER = 10``) so later features find ``window.model`` (a
-:class:`viewer.state.ViewerModel`), ``window.viewer`` (the central views) and ``window.messages``.
+Installs first (``ORDER = 10``) and provides ``services.model`` (a
+:class:`viewer.state.ViewerModel`), ``services.viewer`` (the central views), ``services.messages``,
+``services.layers_panel``, ``services.opener`` and ``services.cursor_readout``.
 """
 
 from __future__ import annotations
@@ -16,28 +17,29 @@ from viewer.qt.viewer_widget import ViewerWidget
 from viewer.state.viewer_model import ViewerModel
 
 ORDER = 10
+NEEDS: tuple[str, ...] = ()
 
 
-def install(window) -> None:
+def install(services) -> None:
+    window = services.window
     model = ViewerModel()
-    window.model = model
-    window.viewer = ViewerWidget(model)
-    window.central.addWidget(window.viewer)
+    viewer = ViewerWidget(model)
+    services.model, services.viewer = model, viewer
+    window.central.addWidget(viewer)
     model.events.image.connect(
-        lambda layer: window.central.setCurrentWidget(window.viewer if layer is not None
+        lambda layer: window.central.setCurrentWidget(viewer if layer is not None
                                                       else window.placeholder))
-    window.messages = MessagesPanel(window)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.messages)
-    window.messages.hide()
-    window.layers_panel = LayersPanel(model, window)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.layers_panel)
-    window.opener = StudyOpener(window, model, window.messages)
-    window.open_requested.connect(window.opener.open)
+    messages = services.messages = MessagesPanel(window)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, messages)
+    messages.hide()
+    services.layers_panel = LayersPanel(model, window)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, services.layers_panel)
+    opener = services.opener = StudyOpener(window, model, messages)
+    window.open_requested.connect(opener.open)
     # Keys work at once after opening: the axial view takes the keyboard focus.
-    window.opener.opened.connect(lambda _v: window.viewer.views["axial"].canvas.setFocus())
-    readout = CursorReadout(model)
+    opener.opened.connect(lambda _v: viewer.views["axial"].canvas.setFocus())
+    readout = services.cursor_readout = CursorReadout(model)
     window.statusBar().addPermanentWidget(readout, 1)
-    window.cursor_readout = readout
-    for view in window.viewer.views.values():
+    for view in viewer.views.values():
         view.hovered.connect(readout.show_voxel)
-    window.about_to_close.connect(window.viewer.cleanup)
+    window.about_to_close.connect(viewer.cleanup)

@@ -12,10 +12,14 @@ NAMES = {"window": "&Window…", "axial": "&Axial view…", "coronal": "&Coronal
          "sagittal": "&Sagittal view…", "3d": "&3D view…"}
 
 
-def install(window) -> None:
+NEEDS = ("model", "viewer")
+
+
+def install(services) -> None:
+    window = services.window
     menu = QMenu("Save &Screenshot", window)
     window.file_menu.insertMenu(window.action_quit, menu)
-    window.screenshot_menu = menu
+    services.screenshot_menu = menu
 
     def ask(target: str) -> None:
         path, _ = QFileDialog.getSaveFileName(window, "Save screenshot", f"candor-{target}.png",
@@ -23,7 +27,7 @@ def install(window) -> None:
         if not path:
             return
         try:
-            saved = save_screenshot(window, target, path)
+            saved = save_screenshot(services, target, path)
             window.statusBar().showMessage(f"Saved {saved.name}", 4000)
         except CandorError as exc:
             QMessageBox.warning(window, "Screenshot", str(exc))
@@ -32,4 +36,4 @@ def install(window) -> None:
         action = menu.addAction(NAMES[target])
         action.triggered.connect(lambda _=False, t=target: ask(t))
     menu.setEnabled(False)
-    window.model.events.image.connect(lambda layer: menu.setEnabled(layer is not None))
+    services.model.events.image.connect(lambda layer: menu.setEnabled(layer is not None))

@@ -11,6 +11,7 @@ from engine.selftest import run_selftest
 from viewer.qt.jobs_bridge import submit_watched
 
 ORDER = 95
+NEEDS: tuple[str, ...] = ()
 
 
 class SelfTestRunner:
@@ -63,9 +64,9 @@ class SelfTestRunner:
         self.message_box.open()
 
 
-def install(window) -> None:
-    window.selftest = SelfTestRunner(window)
-    action = QAction("Run &Self-Test…", window)
-    action.triggered.connect(window.selftest.start)
-    window.help_menu.insertAction(window.action_about, action)
-    window.action_selftest = action
+def install(services) -> None:
+    window = services.window
+    runner = services.selftest = SelfTestRunner(window)
+    runner.action = QAction("Run &Self-Test…", window)
+    runner.action.triggered.connect(runner.start)
+    window.help_menu.insertAction(window.action_about, runner.action)

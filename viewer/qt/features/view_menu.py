@@ -13,11 +13,14 @@ LAYOUT_ACTIONS = (("1x3", "&1 × 3 (axial, coronal, sagittal)", "Ctrl+1"),
                   ("single", "&Single view (maximised)", "Ctrl+3"))
 
 
-def install(window) -> None:
-    model = window.model
+NEEDS = ("model", "layers_panel", "messages")
+
+
+def install(services) -> None:
+    window, model = services.window, services.model
     menu = window.menu("&View")
     group = QActionGroup(window)
-    window.layout_actions = {}
+    layout_actions = services.layout_actions
     for name, text, key in LAYOUT_ACTIONS:
         action = QAction(text, window, checkable=True)
         action.setShortcut(QKeySequence(key))
@@ -25,8 +28,8 @@ def install(window) -> None:
         action.triggered.connect(lambda _=False, n=name: setattr(model, "layout", n))
         group.addAction(action)
         menu.addAction(action)
-        window.layout_actions[name] = action
-    model.events.layout.connect(lambda n: window.layout_actions[n].setChecked(True))
+        layout_actions[name] = action
+    model.events.layout.connect(lambda n: layout_actions[n].setChecked(True))
     focus = menu.addMenu("Maximised &view")
     for view in ("axial", "coronal", "sagittal", "3d"):
         action = focus.addAction(view.capitalize() if view != "3d" else "3D")
@@ -43,5 +46,5 @@ def install(window) -> None:
     reset.triggered.connect(model.reset)
     menu.addAction(reset)
     menu.addSeparator()
-    menu.addAction(window.layers_panel.toggleViewAction())
-    menu.addAction(window.messages.toggleViewAction())
+    menu.addAction(services.layers_panel.toggleViewAction())
+    menu.addAction(services.messages.toggleViewAction())
