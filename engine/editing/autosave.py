@@ -48,8 +48,11 @@ class SavedLayer:
     labels: np.ndarray
     geometry: Geometry
     table: LabelTable = field(default_factory=LabelTable)
-    role: str = "corrected"  # "ai" (read-only model output) or "corrected" (editable)
-    info: dict[str, Any] = field(default_factory=dict)  # e.g. {"model": "name@1.0"}
+    role: str = "corrected"  # "ai" (read-only model output), "corrected" or "manual" (editable)
+    #: what the front end needs to restore the layer, JSON-ready: the viewer keeps its typed
+    #: provenance here (``{"provenance": {"model_name": …, "ood_flag": …, "trust": …}}``) and,
+    #: for a correction, the name of the AI layer it corrects (``"ai_source"``)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
