@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from engine.labels import volume_ml
 from engine.models.trust_calibration import OODCalibration
 
 
@@ -32,7 +33,7 @@ def output_scores(probs: np.ndarray, energy: np.ndarray, epistemic: np.ndarray |
         scores["epistemic"] = _mean(epistemic, fg) if fg.any() else float(epistemic.mean())
     if disagreement is not None:
         scores["disagreement"] = _mean(disagreement, fg) if fg.any() else float(disagreement.mean())
-    scores["foreground_ml"] = float(fg.sum()) * voxel_ml
+    scores["foreground_ml"] = volume_ml(int(fg.sum()), voxel_ml)
     return scores
 
 

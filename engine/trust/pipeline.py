@@ -168,16 +168,3 @@ def check_input(volume: Volume, model) -> OODReport:
     cal = manifest.trust_calibration.ood
     checks, combined, c_thr = soft_checks(soft, {}, cal, mode="input")
     return OODReport(hard + checks, combined, c_thr, calibrated=bool(cal.modes))
-
-
-#: The options under their former name (``engine.trust.pipeline.TrustOptions`` callers).
-TrustOptions = AnalysisOptions
-
-
-def __getattr__(name: str):
-    """``analyze`` and its result moved to :mod:`engine.trust.analysis`; old imports still resolve."""
-    if name in ("analyze", "AnalysisResult", "TrustResult"):
-        from engine.trust import analysis
-
-        return getattr(analysis, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
