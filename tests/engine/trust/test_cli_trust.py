@@ -84,3 +84,29 @@ def test_ct_values_given_to_the_mr_model_are_flagged_in_the_report(tmp_path, tin
                  "--mc-samples", "1", "--report", str(rep), "--device", "cpu"]) == 0
     ood = json.loads(rep.read_text())["ood"]
     assert ood["flag"] and any("Hounsfield" in r for r in ood["reasons"])
+
+
+def test_plain_segment_writes_mask_probabilities_and_the_same_report_keys(tmp_path, tiny_folder, capsys):
+    """Everything the command wrote before the one analysis path: mask, probabilities, --report (file and '-')."""
+    scan, g = _scan(tmp_path)
+    out, probs = tmp_path / "mask.nii.gz", tmp_path / "probs.nii.gz"
+    assert main(["segment", str(scan), "--model", tiny_folder, "--out", str(out), "--probabilities", str(probs),
+                 "--mc-samples", "1", "--report", "-", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"device", "model", "labels", "warnings", "timings", "input", "model_grid", "outputs",
+                           "ood", "uncertainty", "saliency"}
+    assert set(report["model"]) == {"name", "version", "parent_version", "members_used", "task"}
+    assert report["model"]["members_used"] == 2 and report["device"] == "cpu"
+    assert report["outputs"] == {"mask": str(out), "probabilities": str(probs)}
+    assert report["model_grid"]["spacing"] == [2.0, 2.0, 2.0] and report["input"]["size"] == list(g.size)
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(out)))
+    p = sitk.ReadImage(str(probs))
+    assert p.GetNumberOfComponentsPerPixel() == 3 and p.GetSize() == g.size
+    pa = sitk.GetArrayFromImage(p)                      # (z, y, x, K)
+    np.testing.assert_allclose(pa.sum(-1), 1.0, atol=5e-3)
+    chosen = np.take_along_axis(pa, mask[..., None].astype(np.intp), -1)[..., 0]
+    np.testing.assert_array_equal(chosen, pa.max(-1))    # the mask is the argmax of the written probabilities
+    voxel_ml = float(np.prod(g.spacing)) / 1000
+    for entry in report["labels"]:
+        assert entry["voxels"] == int((mask == entry["id"]).sum())
+        assert entry["volume_ml"] == pytest.approx(entry["voxels"] * voxel_ml, abs=1e-3)
