@@ -14,10 +14,30 @@ from viewer.state.orientation import DisplayGrid
 from viewer.state.viewer_model import ViewerModel
 
 
+def test_edit_state_is_an_evented_dataclass_that_checks_values():
+    """Fields emit once per real change, with the checked value; bad values raise, emit nothing."""
+    state = EditingState()
+    seen = {name: [] for name in ("tool", "window", "active_label", "brush_size_mm", "sphere")}
+    for name, values in seen.items():
+        getattr(state.events, name).connect(values.append)
+    state.window = (80, 30)                 # stored in order
+    state.window = (30.0, 80.0)             # the same window: no event
+    state.brush_size_mm = 500               # clipped to the ladder's top
+    state.brush_size_mm = BRUSH_SIZES_MM[-1]
+    state.sphere = 1
+    with pytest.raises(ValueError):
+        state.tool = "lasso"
+    with pytest.raises(InputError):
+        state.active_label = 0
+    assert seen == {"tool": [], "window": [(30.0, 80.0)], "active_label": [],
+                    "brush_size_mm": [BRUSH_SIZES_MM[-1]], "sphere": [True]}
+    assert (state.tool, state.active_label, state.window) == ("navigate", 1, (30.0, 80.0))
+
+
 def test_brush_ladder_tool_and_brush_settings():
     state = EditingState()
     seen = []
-    state.events.brush_size.connect(seen.append)
+    state.events.brush_size_mm.connect(seen.append)
     state.brush_size_mm = 5.0
     state.bigger()
     state.bigger()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
-from psygnal import Signal, SignalGroup
+from psygnal import Signal, SignalGroup, SignalGroupDescriptor
 
 from engine.editing import Brush, LabelEditor
 from engine.errors import InputError
@@ -28,120 +29,64 @@ BRUSH_SIZES_MM = (0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0)
 TOOLS = ("navigate", "brush", "eraser", "threshold", "fill")
 
 
-class EditingEvents(SignalGroup):
-    tool = Signal(str)
-    brush_size = Signal(float)
-    sphere = Signal(bool)
-    label = Signal(int)
-    window = Signal(object)
-    inverted = Signal(bool)
-
-
+@dataclass(eq=False)
 class EditingState:
-    """What the edit tools do, shared by the tool palette, the menus and the tools themselves."""
+    """What the edit tools do, shared by the tool palette, the menus and the tools themselves.
 
-    def __init__(self) -> None:
-        self.events = EditingEvents()
-        self._tool = "navigate"
-        self._size = 5.0
-        self._sphere = False
-        self._label = 1
-        self._window: tuple[float, float] = (0.0, 100.0)
-        self._inverted = False
-        self.overwrite = True
+    An evented dataclass: setting a field emits ``events.<field>`` with the new value when it
+    changed (psygnal); ``__setattr__`` checks and normalises the value first (tool names, the
+    brush-size range, labels ≥ 1, an ordered threshold window).
+    """
 
-    # Tool -----------------------------------------------------------------------------------
-    @property
-    def tool(self) -> str:
-        return self._tool
+    tool: str = "navigate"
+    brush_size_mm: float = 5.0        # brush diameter in mm
+    sphere: bool = False              # 3-D brush (a sphere through neighbouring slices)
+    active_label: int = 1
+    window: tuple[float, float] = (0.0, 100.0)   # intensity window of threshold painting
+    inverted: bool = False            # Ctrl held: the brush erases and the eraser paints
+    overwrite: bool = True            # painting may replace other labels
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
 
-    @tool.setter
-    def tool(self, name: str) -> None:
-        if name not in TOOLS:
-            raise ValueError(f"tool must be one of {TOOLS}")
-        if name != self._tool:
-            self._tool = name
-            self.events.tool.emit(name)
-
-    @property
-    def inverted(self) -> bool:
-        """Ctrl held: the brush erases and the eraser paints."""
-        return self._inverted
-
-    @inverted.setter
-    def inverted(self, value: bool) -> None:
-        if bool(value) != self._inverted:
-            self._inverted = bool(value)
-            self.events.inverted.emit(self._inverted)
-
-    # Brush ----------------------------------------------------------------------------------
-    @property
-    def brush_size_mm(self) -> float:
-        """Brush diameter in mm."""
-        return self._size
-
-    @brush_size_mm.setter
-    def brush_size_mm(self, value: float) -> None:
-        value = float(np.clip(value, BRUSH_SIZES_MM[0], BRUSH_SIZES_MM[-1]))
-        if value != self._size:
-            self._size = value
-            self.events.brush_size.emit(value)
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, _checked(name, value))
 
     def bigger(self) -> None:
         """``]``: the next size up."""
-        self.brush_size_mm = next((s for s in BRUSH_SIZES_MM if s > self._size + 1e-9), BRUSH_SIZES_MM[-1])
+        self.brush_size_mm = next((s for s in BRUSH_SIZES_MM if s > self.brush_size_mm + 1e-9),
+                                  BRUSH_SIZES_MM[-1])
 
     def smaller(self) -> None:
         """``[``: the next size down."""
-        self.brush_size_mm = next((s for s in reversed(BRUSH_SIZES_MM) if s < self._size - 1e-9),
-                                  BRUSH_SIZES_MM[0])
-
-    @property
-    def sphere(self) -> bool:
-        """3-D brush (a sphere through neighbouring slices) instead of a disc in the slice."""
-        return self._sphere
-
-    @sphere.setter
-    def sphere(self, value: bool) -> None:
-        if bool(value) != self._sphere:
-            self._sphere = bool(value)
-            self.events.sphere.emit(self._sphere)
-
-    @property
-    def active_label(self) -> int:
-        return self._label
-
-    @active_label.setter
-    def active_label(self, value: int) -> None:
-        value = int(value)
-        if value < 1:
-            raise InputError("the active label must be 1 or more (0 is background)")
-        if value != self._label:
-            self._label = value
-            self.events.label.emit(value)
-
-    @property
-    def window(self) -> tuple[float, float]:
-        """Intensity window of threshold painting (low, high)."""
-        return self._window
-
-    @window.setter
-    def window(self, value) -> None:
-        lo, hi = float(value[0]), float(value[1])
-        if hi < lo:
-            lo, hi = hi, lo
-        if (lo, hi) != self._window:
-            self._window = (lo, hi)
-            self.events.window.emit(self._window)
+        self.brush_size_mm = next((s for s in reversed(BRUSH_SIZES_MM)
+                                   if s < self.brush_size_mm - 1e-9), BRUSH_SIZES_MM[0])
 
     def brush(self, plane_axis: int, erase: bool | None = None) -> Brush:
         """The engine brush for the current settings in a view whose constant source axis is
         ``plane_axis``; the eraser (or Ctrl) erases the active label."""
         if erase is None:
-            erase = (self._tool == "eraser") != self._inverted
-        window = self._window if self._tool == "threshold" and not erase else None
-        return Brush(self._size / 2.0, self._label, None if self._sphere else plane_axis,
-                     erase=erase, window=window, overwrite=self.overwrite)
+            erase = (self.tool == "eraser") != self.inverted
+        window = self.window if self.tool == "threshold" and not erase else None
+        return Brush(self.brush_size_mm / 2.0, self.active_label,
+                     None if self.sphere else plane_axis, erase=erase, window=window,
+                     overwrite=self.overwrite)
+
+
+def _checked(name: str, value: Any) -> Any:
+    """An :class:`EditingState` field's value, checked and normalised."""
+    if name == "tool" and value not in TOOLS:
+        raise ValueError(f"tool must be one of {TOOLS}")
+    if name == "brush_size_mm":
+        return float(np.clip(value, BRUSH_SIZES_MM[0], BRUSH_SIZES_MM[-1]))
+    if name in ("sphere", "inverted", "overwrite"):
+        return bool(value)
+    if name == "active_label":
+        if int(value) < 1:
+            raise InputError("the active label must be 1 or more (0 is background)")
+        return int(value)
+    if name == "window":
+        lo, hi = float(value[0]), float(value[1])
+        return (hi, lo) if hi < lo else (lo, hi)
+    return value
 
 
 class LayerEditingEvents(SignalGroup):

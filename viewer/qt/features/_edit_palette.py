@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox, QFormLayout,
                                QGridLayout, QHBoxLayout, QToolButton, QVBoxLayout, QWidget)
 
+from viewer.qt.binding import UpdateGuard
 from viewer.state.editing import BRUSH_SIZES_MM
 
 
@@ -34,7 +35,7 @@ class EditPalette(QDockWidget):
         self.setObjectName("edit_palette")
         self.controller = controller
         self.state = controller.state
-        self._updating = False
+        self._updating = UpdateGuard()   # widget ↔ state without echo (viewer/qt/binding.py)
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.addLayout(self._tool_grid())
@@ -100,10 +101,10 @@ class EditPalette(QDockWidget):
 
     def _connect_state(self) -> None:
         ev = self.state.events
-        self._slots = [(ev.brush_size, lambda v: self._guarded(self.size.setValue, v)),
+        self._slots = [(ev.brush_size_mm, lambda v: self._guarded(self.size.setValue, v)),
                        (ev.sphere, lambda v: self._guarded(self.sphere.setChecked, v)),
                        (ev.window, self._show_window),
-                       (ev.label, lambda _v: self.refresh_labels())]
+                       (ev.active_label, lambda _v: self.refresh_labels())]
         for signal, slot in self._slots:
             signal.connect(slot)
 
@@ -116,11 +117,8 @@ class EditPalette(QDockWidget):
     def _guarded(self, fn, *args) -> None:
         if self._updating:
             return
-        self._updating = True
-        try:
+        with self._updating:
             fn(*args)
-        finally:
-            self._updating = False
 
     def _show_window(self, window) -> None:
         def apply() -> None:
