@@ -93,7 +93,7 @@ def test_ood_flags_ct_like_and_rescaled_but_not_held_out_cases(default_model, te
     assert ct.flag and any("Hounsfield" in r for r in ct.reasons)
     ct_tagged = check_input(Volume(vol.array, vol.geometry, "CT"), default_model)
     assert ct_tagged.flag and any("CT" in r and "MR" in r for r in ct_tagged.reasons)
-    if not default_model.manifest.trust.get("ood"):
+    if not default_model.manifest.trust_calibration.ood.modes:
         pytest.skip("the intensity-scale reference comes from calibration (make calibrate-trust)")
     rescaled = check_input(shift_volume("rescaled_x1000", vol, labels, rng), default_model)
     assert rescaled.flag and any("larger" in r for r in rescaled.reasons)
@@ -102,7 +102,7 @@ def test_ood_flags_ct_like_and_rescaled_but_not_held_out_cases(default_model, te
 
 @pytest.mark.slow   # a full-head MC pass: ~1 min on 2 CPU cores (the input-stage test above is the fast check)
 def test_held_out_case_passes_the_full_calibrated_decision(default_model, template):
-    if not default_model.manifest.trust.get("ood"):
+    if not default_model.manifest.trust_calibration.ood.modes:
         pytest.skip("the bundled model has not been calibrated yet (make calibrate-trust)")
     held_out, _ = case_volume(OOD_SEED_BASE + 22, template)
     full = analyze(held_out, default_model, TrustOptions(mc_samples=10, use_ensemble=False, device="cpu"))
