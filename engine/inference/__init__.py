@@ -17,5 +17,5 @@ from engine.inference.sliding_window import (PatchAccumulator, SlidingWindowConf
 __all__ = [
     "PatchAccumulator", "SlidingWindowConfig", "ensemble_softmax", "gaussian_importance", "iter_patch_batches",
     "model_grid", "normalize", "pad_to_patch", "predict_probabilities", "resample_to_grid", "resolve_device",
-    "sliding_window", "to_model_spacing", "window_slices",
+    "sliding_window", "to_model_spacing", "window_config", "window_slices",
 ]

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from engine.inference import model_grid, normalize, to_model_spacing
 from engine.models import Normalization
