@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.editing import Brush
 from engine.labels import LabelInfo, LabelTable
@@ -81,3 +82,25 @@ def test_overlay_on_another_grid_recounts_after_edits():
     painted = int(np.count_nonzero(layer.volume.array == 1)) - 8
     assert painted > 0
     assert abs(layer.volume_ml(1) - (8 + painted) * 0.008) < 1e-9
+
+
+def test_layer_fields_are_evented_and_checked():
+    """Layers are psygnal evented dataclasses: one event per real change, values checked."""
+    from viewer.state.provenance import LayerProvenance, Role
+
+    layer = _layer(np.zeros((2, 4, 4), np.uint8))
+    seen = []
+    for name in ("name", "visible", "opacity", "role", "provenance"):
+        getattr(layer.events, name).connect(lambda v, *_, n=name: seen.append((n, v)))
+    layer.opacity = 7            # clipped to 1.0
+    layer.opacity = 1.0          # no change: no event
+    layer.visible = 0
+    layer.name = "lesion"
+    layer.role = "corrected"
+    layer.provenance = LayerProvenance("m", "1")
+    assert seen[:4] == [("opacity", 1.0), ("visible", False), ("name", "lesion"),
+                        ("role", Role.CORRECTED)]
+    assert seen[4][0] == "provenance" and layer.provenance.model_label == "m@1"
+    with pytest.raises(ValueError):
+        layer.role = "painted"
+    assert layer.export_provenance().algorithm_type == "SEMIAUTOMATIC"

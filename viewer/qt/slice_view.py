@@ -197,8 +197,9 @@ class SliceView(QWidget):
         entry.rect = QRectF(0, 0, cols * col_sp, rows * row_sp)
         self._items[id(layer)] = entry
         ev = layer.events
-        entry.slots = [(ev.visible, lambda v, e=entry: self._on_visible(e, v)),
-                       (ev.opacity, lambda _v, e=entry: self._restyle(e)),
+        # field events emit (new, old): ``*_`` takes the old value, ``e`` stays bound to the entry
+        entry.slots = [(ev.visible, lambda v, *_, e=entry: self._on_visible(e, v)),
+                       (ev.opacity, lambda *_, e=entry: self._restyle(e)),
                        (ev.data, lambda e=entry: self._redraw_layer(e)),
                        (ev.style, lambda e=entry: self._restyle(e))]
         for signal, slot in entry.slots:

@@ -9,10 +9,11 @@ it is added.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
-from psygnal import Signal, SignalGroup
+from psygnal import Signal, SignalGroup, SignalGroupDescriptor
 
 from engine.errors import InputError
 from engine.labels import LabelTable, volume_ml
@@ -31,34 +32,46 @@ HEATMAP_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "turbo", "hot", "j
 
 
 class LayerEvents(SignalGroup):
-    name = Signal(str)
-    visible = Signal(bool)
-    opacity = Signal(float)
-    role = Signal(object)        # Role
-    provenance = Signal(object)  # LayerProvenance
+    """Events of a layer besides its fields' (``name``, ``visible``, ``opacity``, ``role``,
+    ``provenance``: psygnal adds one signal per field, emitting ``(new, old)``)."""
+
     data = Signal()    # the array's contents changed (edits): views re-slice
     style = Signal()   # colours, colormap, value range or per-label visibility changed
 
 
+@dataclass(eq=False, init=False, repr=False)
 class Layer:
     """Base of all layers: a volume with a name, visibility, opacity, role and provenance.
 
-    ``role`` and ``provenance`` default to what the volume's metadata says (files and engine
-    results describe themselves there); afterwards the typed fields are the truth.
+    An evented dataclass: setting a field emits ``events.<field>`` when the (checked) value
+    changed. ``role`` and ``provenance`` default to what the volume's metadata says (files and
+    engine results describe themselves there); afterwards the typed fields are the truth.
     """
 
-    kind = "layer"
+    name: str
+    visible: bool
+    opacity: float
+    role: Role
+    provenance: LayerProvenance
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(signal_group_class=LayerEvents)
+    kind: ClassVar[str] = "layer"
 
     def __init__(self, volume: Volume, name: str, opacity: float = 1.0, visible: bool = True,
                  role: Role | None = None, provenance: LayerProvenance | None = None) -> None:
-        self.events = LayerEvents()
         self._volume = volume
-        self._name = name
-        self._opacity = float(np.clip(opacity, 0.0, 1.0))
-        self._visible = bool(visible)
-        self._provenance = provenance if provenance is not None else from_metadata(volume.metadata)
-        self._role = Role(role) if role is not None else role_from_metadata(
-            volume.metadata, self.kind, self._provenance)
+        self.name, self.opacity, self.visible = name, opacity, visible
+        self.provenance = provenance if provenance is not None else from_metadata(volume.metadata)
+        self.role = role if role is not None else role_from_metadata(volume.metadata, self.kind,
+                                                                     self.provenance)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "opacity":
+            value = float(np.clip(value, 0.0, 1.0))
+        elif name == "visible":
+            value = bool(value)
+        elif name == "role":
+            value = Role(value)
+        super().__setattr__(name, value)
 
     @property
     def volume(self) -> Volume:
@@ -74,61 +87,9 @@ class Layer:
     def _volume_replaced(self) -> None:
         """Hook: anything bound to the old array rebinds here."""
 
-    @property
-    def role(self) -> Role:
-        return self._role
-
-    @role.setter
-    def role(self, value: Role) -> None:
-        value = Role(value)
-        if value is not self._role:
-            self._role = value
-            self.events.role.emit(value)
-
-    @property
-    def provenance(self) -> LayerProvenance:
-        return self._provenance
-
-    @provenance.setter
-    def provenance(self, value: LayerProvenance) -> None:
-        if value != self._provenance:
-            self._provenance = value
-            self.events.provenance.emit(value)
-
     def export_provenance(self):
         """The exporter's :class:`engine.export.options.Provenance` of this layer."""
-        return self._provenance.export_provenance(self._role)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        if value != self._name:
-            self._name = value
-            self.events.name.emit(value)
-
-    @property
-    def visible(self) -> bool:
-        return self._visible
-
-    @visible.setter
-    def visible(self, value: bool) -> None:
-        if bool(value) != self._visible:
-            self._visible = bool(value)
-            self.events.visible.emit(self._visible)
-
-    @property
-    def opacity(self) -> float:
-        return self._opacity
-
-    @opacity.setter
-    def opacity(self, value: float) -> None:
-        value = float(np.clip(value, 0.0, 1.0))
-        if value != self._opacity:
-            self._opacity = value
-            self.events.opacity.emit(value)
+        return self.provenance.export_provenance(self.role)
 
     @property
     def array(self) -> np.ndarray:
@@ -139,19 +100,19 @@ class Layer:
         self.events.data.emit()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._name!r})"
+        return f"{type(self).__name__}({self.name!r})"
 
 
 class ImageLayer(Layer):
     """The grey-scale image every other layer is drawn on."""
 
-    kind = "image"
+    kind: ClassVar[str] = "image"
 
 
 class LabelsLayer(Layer):
     """A label map (segmentation) with its label table and per-label visibility."""
 
-    kind = "labels"
+    kind: ClassVar[str] = "labels"
 
     def __init__(self, volume: Volume, table: LabelTable | None = None, name: str = "Labels",
                  opacity: float = 0.5, visible: bool = True, role: Role | None = None,
@@ -222,7 +183,7 @@ class LabelsLayer(Layer):
 class HeatmapLayer(Layer):
     """A scalar map on the image (saliency, uncertainty, probability) drawn with a colormap."""
 
-    kind = "heatmap"
+    kind: ClassVar[str] = "heatmap"
 
     def __init__(self, volume: Volume, name: str = "Heatmap", colormap: str = "inferno",
                  value_range: tuple[float, float] | None = None, opacity: float = 0.5,

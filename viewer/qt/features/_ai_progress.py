@@ -33,13 +33,17 @@ class JobProgress(QWidget):
         watcher.progress.connect(self._on_progress)
         watcher.finished.connect(self._on_finished)
         self.show()
+        if watcher.job.state.finished:   # it finished before the connect: its signal went by
+            self._on_finished(watcher.job)
 
     def _on_progress(self, event) -> None:
         self.bar.setValue(int(round(event.fraction * 100)))
         eta = f" — about {event.eta_s:.0f} s left" if event.eta_s is not None and event.eta_s >= 1 else ""
         self.stage.setText(f"{event.stage.capitalize() if event.stage else 'Working'}{eta}")
 
-    def _on_finished(self, _job) -> None:
+    def _on_finished(self, job) -> None:
+        if self.watcher is None or self.watcher.job is not job:
+            return                       # a late signal of a job no longer watched
         self.watcher = None
         self.hide()
 

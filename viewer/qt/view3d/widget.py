@@ -212,8 +212,9 @@ class View3D(QWidget):
                     out.append((poly, layer.color(label_id), max(layer.opacity, 0.3)))
             return out
 
-        self._surface_job = submit_watched(self._runner, compute, parent=self, name="label surfaces")
-        self._surface_job.finished.connect(self._surfaces_ready)
+        # on_finished, not a connect afterwards: a quick job could finish before it
+        self._surface_job = submit_watched(self._runner, compute, parent=self, name="label surfaces",
+                                           on_finished=self._surfaces_ready)
 
     def _surfaces_ready(self, job) -> None:
         if self._surface_job is None or job is not self._surface_job.job:
