@@ -9,9 +9,11 @@ study replaced the old one.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from psygnal import Signal, SignalGroup
+from psygnal import Signal, SignalGroup, SignalGroupDescriptor
 
 from engine.volume import Volume
 from viewer.state.cursor import Cursor
@@ -26,24 +28,40 @@ VIEWS = ("axial", "coronal", "sagittal", "3d")
 
 
 class ViewerEvents(SignalGroup):
+    """Events besides the fields' (``layout``, ``focused``: one signal each, emitting
+    ``(new, old)``)."""
+
     image = Signal(object)      # the new base image layer (or None when closed)
-    layout = Signal(str)
-    focused = Signal(str)       # the view shown by the "single" layout
     reset = Signal()            # Home: views reset zoom/pan
 
 
+@dataclass(eq=False, init=False, repr=False)
 class ViewerModel:
-    """Everything the views show; views subscribe to its events and keep no state of their own."""
+    """Everything the views show; views subscribe to its events and keep no state of their own.
+
+    ``layout`` (one of :data:`LAYOUTS`) and ``focused`` (the view the "single" layout shows, one
+    of :data:`VIEWS`) are evented dataclass fields, checked when set.
+    """
+
+    layout: str
+    focused: str
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(signal_group_class=ViewerEvents)
 
     def __init__(self) -> None:
-        self.events = ViewerEvents()
         self.layers = LayerList()
         self.cursor = Cursor()
         self.window = WindowLevel()
         self.grid: DisplayGrid | None = None
-        self._layout = "1x3"
-        self._focused = "axial"
+        self.layout, self.focused = "1x3", "axial"
+        self._previous_layout = "1x3"
         self.layers.events.removed.connect(self._on_removed)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "layout" and value not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}")
+        if name == "focused" and value not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}")
+        super().__setattr__(name, value)
 
     # The study ------------------------------------------------------------------------------
     def open_volume(self, volume: Volume, name: str | None = None):
@@ -101,37 +119,13 @@ class ViewerModel:
         return True
 
     # Layout ---------------------------------------------------------------------------------
-    @property
-    def layout(self) -> str:
-        return self._layout
-
-    @layout.setter
-    def layout(self, value: str) -> None:
-        if value not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}")
-        if value != self._layout:
-            self._layout = value
-            self.events.layout.emit(value)
-
-    @property
-    def focused(self) -> str:
-        return self._focused
-
-    @focused.setter
-    def focused(self, view: str) -> None:
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}")
-        if view != self._focused:
-            self._focused = view
-            self.events.focused.emit(view)
-
     def toggle_maximise(self, view: str) -> None:
         """Double-click: show ``view`` alone, or go back to the previous multi-view layout."""
-        if self._layout == "single" and self._focused == view:
-            self.layout = getattr(self, "_previous_layout", "1x3")
+        if self.layout == "single" and self.focused == view:
+            self.layout = self._previous_layout
         else:
-            if self._layout != "single":
-                self._previous_layout = self._layout
+            if self.layout != "single":
+                self._previous_layout = self.layout
             self.focused = view
             self.layout = "single"
 
