@@ -1,7 +1,7 @@
 """Edit: correct the AI. Tools on the slice views, undo/redo, labels, fill between slices, the
 tool palette, Accept & queue, autosave and crash recovery.
 
-Installs after the reading feature (``ORDER = 40``) and exposes ``window.edit``
+Installs after the reading feature (``ORDER = 40``) and provides ``services.edit``
 (:class:`EditController`). The edit logic itself is :mod:`engine.editing`; tools live in
 :mod:`viewer.qt.tools`; tool settings in :mod:`viewer.state.editing`.
 """
