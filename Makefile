@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(PIP_ARGS) "$(TORCH_REQ)"
-	$(PY) -m pip install -q $(PIP_ARGS) -e ".[test,train]"
+	# Hold the torch just installed: a package that asks for a newer one (nnunetv2 does) must not
+	# pull a multi-GB CUDA build over it.
+	$(PY) -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(VENV)/constraints.txt
+	$(PY) -m pip install -q $(PIP_ARGS) -c $(VENV)/constraints.txt -e ".[test,train,peers]"
 	touch $(STAMP)
 
 demo: install
