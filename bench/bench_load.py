@@ -175,14 +175,14 @@ def scan_variants(folder: Path) -> None:
     print("| header scan of 400 files | warm cache, median wall (s) | cold (evicted), median wall (s) |")
     print("| --- | ---: | ---: |")
     for threads in (1, 2, 4, 8):
-        def scan_once():
+        def scan_once(threads=threads):
             read_headers(files, [], threads=threads)
         print(f"| {threads} thread{'s' if threads > 1 else ''} | {timed(scan_once):.3f} | "
               f"{cold(scan_once):.3f} |")
     for method in ("fork", "forkserver", "spawn"):
         ctx = mp.get_context(method)
 
-        def run():
+        def run(ctx=ctx):
             with ProcessPoolExecutor(2, mp_context=ctx) as pool:
                 list(pool.map(_safe_header, files, chunksize=50))
         print(f"| 2 processes ({method}) | {timed(run, 3):.3f} | — |")

@@ -131,7 +131,7 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
             for start in range(0, len(ks), step):
                 chunk = ks[start:start + step]
                 report(None, cancel, 0.0)  # stop before the next chunk if cancelled
-                list(pool.map(lambda k: fn(k, headers[k]), chunk))
+                list(pool.map(lambda k, fill=fn: fill(k, headers[k]), chunk))
                 done += len(chunk)
                 report(progress, cancel, done / n, f"reading pixels ({done}/{n})")
     if plan.deferred:

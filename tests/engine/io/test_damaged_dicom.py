@@ -176,7 +176,7 @@ def test_jpeg_family_damage_is_a_candor_error_or_a_correct_shape(tmp_path, name,
             "narrower": lie_rows_columns(rows, cols // 2), "truncated": truncate_frames}[damage]
     copy_testdata(name, tmp_path, edit)
     if damage != "truncated":  # caught before the decoder allocates what its stream declares
-        expected = rf"of slice 1 of 1 is damaged and cannot be decoded \(its codestream declares "
+        expected = r"of slice 1 of 1 is damaged and cannot be decoded \(its codestream declares "
         with pytest.raises(InputError, match=rf"{expected}{cols}×{rows} "):
             load(tmp_path)
         return
