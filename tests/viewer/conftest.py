@@ -3,6 +3,8 @@ and real mouse/wheel events sent to the slice views."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -13,6 +15,7 @@ from engine.labels import LabelInfo, LabelTable
 from engine.volume import Geometry, Volume
 
 READING_FEATURES = ("reading", "view_menu", "screenshot", "help_shortcuts")
+MOVE_INTERVAL_S = 0.012   # > pyqtgraph's 10 ms between accepted mouse moves
 
 
 @pytest.fixture
@@ -89,9 +92,14 @@ def _mouse(widget, kind, pos: QPoint, button, buttons, modifiers) -> None:
 
 def send_drag(widget, start: QPoint, end: QPoint, button=Qt.MouseButton.LeftButton,
               modifiers=Qt.KeyboardModifier.NoModifier, steps: int = 8) -> None:
-    """Press, move in ``steps`` and release, as a real mouse does (buttons held during moves)."""
+    """Press, move in ``steps`` and release, as a real mouse does (buttons held during moves).
+
+    Moves are paced like a real mouse's: pyqtgraph drops moves closer than 10 ms apart
+    (``mouseRateLimit``), so back-to-back moves could all be dropped and the drag read as a click.
+    """
     _mouse(widget, QEvent.Type.MouseButtonPress, start, button, button, modifiers)
     for i in range(1, steps + 1):
+        time.sleep(MOVE_INTERVAL_S)
         p = start + (end - start) * (i / steps)
         _mouse(widget, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button, modifiers)
         QApplication.processEvents()
