@@ -174,7 +174,7 @@ def _to_input_grid(volume: Volume, model, g: ModelGridResult, ood: OODReport, op
     m = model.manifest
     members = len(choose_members(model.networks, options.use_ensemble))
     info = {"name": m.name, "version": m.version, "parent_version": m.parent_version, "task": m.task,
-            "members_used": members}
+            "members_used": members, "weights_hash": _weights_hash(model)}
     timings = {k: round(v, 3) for k, v in g.timings.items()}
     return AnalysisResult(labels, table, label_report(label_array, table, volume.geometry.voxel_volume_ml), maps,
                           saliency, ood, uncertainty_summary(g, options, model), explain, info, timings,
@@ -190,3 +190,15 @@ def uncertainty_summary(g: ModelGridResult, options: AnalysisOptions, model) -> 
         out[f"mean_{key}"] = round(float(arr.mean()), 6)
         out[f"mean_{key}_foreground"] = round(float(arr[fg].mean()) if fg.any() else 0.0, 6)
     return out
+
+
+def _weights_hash(model) -> str | None:
+    """SHA-256 of the package's weight files (what provenance and the correction queue record)."""
+    if model.path is None:
+        return None
+    from engine.models.store import weights_hash
+
+    try:
+        return weights_hash(model.path)
+    except OSError:      # the package was removed after loading: the result stands, unhashed
+        return None

@@ -63,6 +63,7 @@ def test_segmentation_of_an_ood_volume_shows_the_banner_with_reasons(qtbot, wind
     assert "Hounsfield" in banner.details.text() and "trained on" in banner.title.text()
     labels = window.services.model.layers.active_labels
     assert not labels.name.startswith("⚠") and labels.provenance.ood_flag   # flag: a field
+    assert len(labels.provenance.weights_hash or "") == 64      # which weights, not only which name
     panel = window.services.layers_panel
     qtbot.waitUntil(lambda: panel.item_for(labels) is not None, timeout=5000)
     assert panel.item_for(labels).text(0).startswith("⚠")

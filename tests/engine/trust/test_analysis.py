@@ -61,6 +61,17 @@ def test_deterministic_analysis_equals_the_former_segment(tiny_model):
     assert new.model["members_used"] == 2 and new.maps == {} and new.saliency == {}
 
 
+def test_the_result_names_the_weights_it_came_from(tiny_model):
+    """Provenance: the hash the correction queue and the viewer's layers record, of the files on disk."""
+    import hashlib
+
+    result = analyze(_oblique_volume(), tiny_model, PLAIN)
+    digest = hashlib.sha256()
+    for member in tiny_model.manifest.members:
+        digest.update((tiny_model.path / member).read_bytes())
+    assert result.model["weights_hash"] == digest.hexdigest()
+
+
 def test_result_on_the_input_grid_with_report_and_probabilities(tiny_model):
     vol = _oblique_volume()
     result = analyze(vol, tiny_model, replace(PLAIN, probabilities=True))
