@@ -95,7 +95,9 @@ def test_plain_segment_writes_mask_probabilities_and_the_same_report_keys(tmp_pa
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"device", "model", "labels", "warnings", "timings", "input", "model_grid", "outputs",
                            "ood", "uncertainty", "saliency"}
-    assert set(report["model"]) == {"name", "version", "parent_version", "members_used", "task"}
+    # the former keys, plus the hash of the weights the result came from (provenance)
+    assert set(report["model"]) == {"name", "version", "parent_version", "members_used", "task", "weights_hash"}
+    assert len(report["model"]["weights_hash"]) == 64
     assert report["model"]["members_used"] == 2 and report["device"] == "cpu"
     assert report["outputs"] == {"mask": str(out), "probabilities": str(probs)}
     assert report["model_grid"]["spacing"] == [2.0, 2.0, 2.0] and report["input"]["size"] == list(g.size)
