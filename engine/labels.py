@@ -106,9 +106,13 @@ def label_counts(labels: np.ndarray, top: int = 0) -> np.ndarray:
     return np.bincount(arr.ravel().astype(np.intp, copy=False), minlength=top + 1)
 
 
-def volume_ml(voxels: int | float, voxel_ml: float) -> float:
-    """``voxels`` voxels of ``voxel_ml`` mL each, in mL (``Geometry.voxel_volume_ml``)."""
-    return float(voxels) * float(voxel_ml)
+def volume_ml(voxels, voxel_ml: float):
+    """``voxels`` voxels of ``voxel_ml`` mL each, in mL (``Geometry.voxel_volume_ml``).
+
+    A count gives a float; an array of counts (e.g. connected-component sizes) an array.
+    """
+    out = np.multiply(voxels, float(voxel_ml), dtype=np.float64)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def label_report(labels: np.ndarray, table: LabelTable, voxel_ml: float,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.labels import LabelTable
+from engine.labels import LabelTable, volume_ml
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -29,7 +29,7 @@ def edit_stats(ai: np.ndarray, corrected: np.ndarray, table: LabelTable | None =
                  "removed": int(np.count_nonzero(in_ai & ~in_corr)),
                  "dice": round(dice(in_ai, in_corr), 6)}
         if voxel_ml is not None:
-            entry["corrected_ml"] = round(entry["corrected_voxels"] * voxel_ml, 4)
+            entry["corrected_ml"] = round(volume_ml(entry["corrected_voxels"], voxel_ml), 4)
         per_label.append(entry)
     changed = ai != corrected
     return {"labels": per_label,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from engine.labels import volume_ml
+
 
 def dice(pred: np.ndarray, truth: np.ndarray, label: int) -> float | None:
     """Dice of one label; ``None`` when the label is absent from both (undefined, not perfect)."""
@@ -45,7 +47,7 @@ def lesion_detection_by_size(pred: np.ndarray, truth: np.ndarray, label: int, vo
                              edges: tuple[float, ...] = SIZE_BINS_ML) -> list[dict]:
     """Per size bin of the true lesions (26-connected, volume in mL): how many, how many found."""
     sizes, hit = _true_lesions(pred, truth, label)
-    volumes = sizes * voxel_ml
+    volumes = volume_ml(sizes, voxel_ml)
     out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (volumes >= lo) & (volumes < hi)
