@@ -21,6 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = msub.add_parser("show", help="print a model's manifest (JSON)")
     show.add_argument("model", metavar="NAME|DIR")
     show.set_defaults(func=run_show)
+    imp = msub.add_parser("import", help="convert a third-party model (nnU-Net results folder, deepbet) "
+                                         "into a Candor package in the user models folder")
+    imp.add_argument("source", metavar="SOURCE",
+                     help="a model folder or file, or the word 'deepbet' (the installed package's weights)")
+    imp.add_argument("--name", help="package name (default: the importer's)")
+    imp.add_argument("--allow-torchscript", action="store_true",
+                     help="allow reading a TorchScript archive (a program) once, to copy its tensors")
+    imp.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    imp.set_defaults(func=run_import)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
@@ -68,4 +77,23 @@ def run_use(args: argparse.Namespace) -> int:
         raise InputError(f"give the model as NAME@VERSION, got {args.model!r}")
     set_active(name, version)
     print(f"{name}@{version} is now the active version of {name}", file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.models import load_manifest
+    from engine.models.importers import import_model
+    from engine.resources import user_subdir
+
+    folder = import_model(Path(args.source), user_subdir("models"), name=args.name,
+                          allow_torchscript=args.allow_torchscript)
+    manifest = load_manifest(folder / "manifest.json")
+    if args.json:
+        json.dump({"name": manifest.name, "version": manifest.version, "task": manifest.task,
+                   "path": str(folder)}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"imported {manifest.name}@{manifest.version} ({manifest.task}) into {folder}", file=sys.stderr)
     return 0

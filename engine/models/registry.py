@@ -8,11 +8,13 @@ from typing import Any
 from torch import nn
 
 from engine.errors import ModelError
+from engine.models.linknet import LinkNet3D
 from engine.models.manifest import Manifest
 from engine.models.unet import ResUNet3D
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "resunet3d": ResUNet3D,
+    "linknet3d": LinkNet3D,  # deepbet's brain-extraction network (engine/models/importers/deepbet.py)
 }
 
 
