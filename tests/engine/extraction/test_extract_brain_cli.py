@@ -49,3 +49,6 @@ def test_writes_the_mask_and_report(tmp_path, capsys):
     ref = np.asanyarray(nib.load(str(ref_path)).dataobj).transpose(2, 1, 0) > 0
     got = mask.array > 0
     assert 2.0 * (got & ref).sum() / (got.sum() + ref.sum()) >= 0.99
+    # its own pipeline only: `candor segment` would run it without deepbet's steps
+    assert main(["segment", str(src), "--model", "deepbet", "--out", str(tmp_path / "seg.nii.gz")]) == 2
+    assert "candor extract-brain" in capsys.readouterr().err
