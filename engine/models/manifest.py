@@ -142,6 +142,7 @@ class Manifest:
     trust: Mapping[str, Any] = field(default_factory=dict)
     license: str = ""
     format_version: int = FORMAT_VERSION
+    adapter: Mapping[str, Any] = field(default_factory=dict)   # a third-party format's settings (nnU-Net v2)
     trust_calibration: TrustCalibration = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -161,8 +162,12 @@ class Manifest:
         ids = [label.id for label in self.labels]
         if ids != list(range(1, len(ids) + 1)):
             raise ModelError(f"manifest: label ids must be 1..N without gaps (output channel = id), got {ids}")
-        for name in ("validation", "training", "trust"):
+        for name in ("validation", "training", "trust", "adapter"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+        if self.adapter:
+            from engine.models.nnunet import NnUNetAdapter
+
+            NnUNetAdapter.from_dict(self.adapter)   # validated once: a bad adapter fails at load
         object.__setattr__(self, "trust_calibration", TrustCalibration.from_dict(self.trust))
         if self.format_version > FORMAT_VERSION:
             raise ModelError(f"manifest format {self.format_version} is newer than this Candor understands "
@@ -201,6 +206,7 @@ class Manifest:
             "training": _jsonable(self.training),
             "trust": _jsonable(self.trust),
             "license": self.license,
+            **({"adapter": _jsonable(self.adapter)} if self.adapter else {}),
         }
 
     @classmethod
@@ -223,6 +229,7 @@ class Manifest:
                 validation=d.get("validation") or {}, training=d.get("training") or {},
                 trust=d.get("trust") or {}, license=str(d.get("license", "")),
                 format_version=int(d.get("format_version", FORMAT_VERSION)),
+                adapter=d.get("adapter") or {},
             )
         except ModelError:
             raise

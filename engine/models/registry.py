@@ -10,11 +10,13 @@ from torch import nn
 from engine.errors import ModelError
 from engine.models.linknet import LinkNet3D
 from engine.models.manifest import Manifest
+from engine.models.nnunet import build_nnunet_network
 from engine.models.unet import ResUNet3D
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "resunet3d": ResUNet3D,
     "linknet3d": LinkNet3D,  # deepbet's brain-extraction network (engine/models/importers/deepbet.py)
+    "nnunet_v2": build_nnunet_network,   # dynamic_network_architectures; classes from an allow-list (nnunet.py)
 }
 
 
