@@ -102,6 +102,12 @@ def analyze(volume: Volume, model, options: AnalysisOptions | None = None, *,
     for check in hard:
         if check.fired:
             log.info("OOD input check fired: %s", check.name)
+    if manifest.adapter.get("kind") == "nnunet_v2":    # nnU-Net's own preprocessing and export
+        from engine.trust.nnunet_analysis import analyze_nnunet
+
+        result = analyze_nnunet(volume, model, options, hard, progress=progress, cancel=cancel)
+        report(progress, cancel, 1.0, "done")
+        return result
     report(progress, cancel, 0.02, "preprocessing")
     normalized, grid, stats = preprocess(volume, manifest)
     roi = _roi_on(options.roi, grid) if options.roi is not None else None

@@ -11,6 +11,8 @@ options only switch extras on or off:
   empty = none: they are still computed on the model grid for the OOD scores).
 * ``probabilities`` also return the class probabilities on the input grid (float16).
 * ``calibrated`` divide logits by the manifest's temperature (``False``: the raw softmax).
+* ``mirroring`` test-time mirroring of models that declare it (nnU-Net: its allowed axes);
+  ``None`` = the model's own default.
 
 :data:`SEGMENTATION` is a deterministic segmentation: every member's softmax averaged, no dropout,
 no temperature, no maps — the numbers the former ``engine.inference.segment()`` produced.
@@ -42,6 +44,7 @@ class AnalysisOptions:
     roi: Volume | None = None       # optional Grad-CAM region (non-zero voxels), any grid
     maps: tuple[str, ...] = MAP_KEYS
     probabilities: bool = False
+    mirroring: bool | None = None
 
     def __post_init__(self) -> None:
         from engine.errors import InputError
