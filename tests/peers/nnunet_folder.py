@@ -3,7 +3,7 @@
 ``build(out)`` writes six generated 3-D cases in nnU-Net's raw format (``Dataset901_CandorTest``:
 a bright sphere = label 1, a dimmer box = label 2, noise elsewhere, a zero border so cropping to
 non-zero does something), runs nnU-Net's own fingerprint extraction and planner
-(``nnUNetPlans.json``), builds the 3d_fullres network from the plans with nnU-Net's
+(``nnUNetPlans.json``), builds the 3d_fullres and the 2d network from the plans with nnU-Net's
 ``get_network_from_plans`` (``dynamic_network_architectures``), trains each of two folds a few
 steps on the cases (so outputs are not trivial) and saves ``fold_N/checkpoint_final.pth`` in
 nnU-Net's own checkpoint format (what ``nnUNetTrainer.save_checkpoint`` writes). nnU-Net's CLI
@@ -30,7 +30,12 @@ import numpy as np
 
 DATASET = "Dataset901_CandorTest"
 CONFIG = "3d_fullres"
+CONFIGS = ("3d_fullres", "2d")
 TRAINER_DIR = f"nnUNetTrainer__nnUNetPlans__{CONFIG}"
+
+
+def trainer_dir(config: str = CONFIG) -> str:
+    return f"nnUNetTrainer__nnUNetPlans__{config}"
 FOLDS = (0, 1)
 SHAPE = (32, 32, 32)
 SPACING = (1.0, 1.0, 1.0)
@@ -79,13 +84,13 @@ def _write_raw(raw: Path, cases: int = 6) -> None:
     (folder / "dataset.json").write_text(json.dumps(dataset, indent=2))
 
 
-def _train_fold(fold: int, plans: dict, dataset_json: dict, raw: Path, steps: int = 6):
-    """The 3d_fullres network from the plans, trained ``steps`` Adam steps on the training cases."""
+def _train_fold(fold: int, plans: dict, dataset_json: dict, raw: Path, config: str, steps: int = 6):
+    """The ``config`` network from the plans, trained ``steps`` SGD steps on the training cases."""
     import torch
     from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
-    cm = PlansManager(plans).get_configuration(CONFIG)
+    cm = PlansManager(plans).get_configuration(config)
     torch.manual_seed(fold)
     net = get_network_from_plans(cm.network_arch_class_name, cm.network_arch_init_kwargs,
                                  cm.network_arch_init_kwargs_req_import, 1, 3, allow_init=True,
@@ -103,21 +108,25 @@ def _train_fold(fold: int, plans: dict, dataset_json: dict, raw: Path, steps: in
         y = sitk.GetArrayFromImage(sitk.ReadImage(str(labels[i]))).astype(np.int64)
         x = (x - x.mean()) / x.std()
         ps = cm.patch_size
-        x, y = x[: ps[0], : ps[1], : ps[2]], y[: ps[0], : ps[1], : ps[2]]
-        out = net(torch.from_numpy(x)[None, None])
-        loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y)[None])
+        if len(ps) == 2:       # 2d: a batch of the middle slices
+            x, y = x[8:-8, : ps[0], : ps[1]], y[8:-8, : ps[0], : ps[1]]
+            xt, yt = torch.from_numpy(x)[:, None], torch.from_numpy(y)
+        else:
+            x, y = x[: ps[0], : ps[1], : ps[2]], y[: ps[0], : ps[1], : ps[2]]
+            xt, yt = torch.from_numpy(x)[None, None], torch.from_numpy(y)[None]
+        loss = torch.nn.functional.cross_entropy(net(xt), yt)
         opt.zero_grad()
         loss.backward()
         opt.step()
         logging_["train_losses"].append(np.float64(loss.item()))
         logging_["mean_fg_dice"].append(np.float64(0.5))
     net.eval()
-    init_args = {"plans": plans, "configuration": CONFIG, "fold": fold, "dataset_json": dataset_json,
+    init_args = {"plans": plans, "configuration": config, "fold": fold, "dataset_json": dataset_json,
                  "device": torch.device("cpu")}
     return {"network_weights": net.state_dict(), "optimizer_state": opt.state_dict(), "grad_scaler_state": None,
             "logging": logging_, "_best_ema": np.float64(0.5), "current_epoch": steps,
             "init_args": init_args, "trainer_name": "nnUNetTrainer",
-            "inference_allowed_mirroring_axes": (0, 1, 2)}
+            "inference_allowed_mirroring_axes": (0, 1, 2) if len(cm.patch_size) == 3 else (0, 1)}
 
 
 def build(out: Path) -> Path:
@@ -133,15 +142,17 @@ def build(out: Path) -> Path:
     pre = Path(os.environ["nnUNet_preprocessed"]) / DATASET
     plans = json.loads((pre / "nnUNetPlans.json").read_text())
     dataset_json = json.loads((raw / DATASET / "dataset.json").read_text())
-    folder = out / "nnUNet_results" / DATASET / TRAINER_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "plans.json").write_text(json.dumps(plans, indent=2))
-    (folder / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
-    shutil.copy(pre / "dataset_fingerprint.json", folder / "dataset_fingerprint.json")
-    for fold in FOLDS:
-        (folder / f"fold_{fold}").mkdir(exist_ok=True)
-        torch.save(_train_fold(fold, plans, dataset_json, raw), folder / f"fold_{fold}" / "checkpoint_final.pth")
-    return folder
+    for config in CONFIGS:
+        folder = out / "nnUNet_results" / DATASET / trainer_dir(config)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "plans.json").write_text(json.dumps(plans, indent=2))
+        (folder / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
+        shutil.copy(pre / "dataset_fingerprint.json", folder / "dataset_fingerprint.json")
+        for fold in FOLDS:
+            (folder / f"fold_{fold}").mkdir(exist_ok=True)
+            torch.save(_train_fold(fold, plans, dataset_json, raw, config),
+                       folder / f"fold_{fold}" / "checkpoint_final.pth")
+    return out / "nnUNet_results" / DATASET / trainer_dir(CONFIG)
 
 
 def nnunet_env(root: Path) -> dict[str, str]:
@@ -161,11 +172,13 @@ def cache_key() -> str:
     return f"nnunetv2-{version('nnunetv2')}-{digest}"
 
 
-def results_folder() -> Path:
-    """The cached results folder (built once per nnunetv2 version and version of this file)."""
+def results_folder(config: str = CONFIG) -> Path:
+    """The cached results folder of ``config`` (built once per nnunetv2 version and version of this file)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "candor-tests" / cache_key()
-    folder = cache / "nnUNet_results" / DATASET / TRAINER_DIR
-    if all((folder / f"fold_{f}" / "checkpoint_final.pth").is_file() for f in FOLDS):
+    folder = cache / "nnUNet_results" / DATASET / trainer_dir(config)
+    done = [cache / "nnUNet_results" / DATASET / trainer_dir(c) / f"fold_{f}" / "checkpoint_final.pth"
+            for c in CONFIGS for f in FOLDS]
+    if all(p.is_file() for p in done):
         return folder
     tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.peers.fixtures import nnunet_results  # noqa: F401  (pytest fixture)
+from tests.peers.fixtures import nnunet_results, nnunet_results_2d  # noqa: F401  (pytest fixtures)
 from tests.peers.nnunet_folder import FOLDS, make_case, write_nifti
 
 torch = pytest.importorskip("torch")
@@ -112,3 +112,24 @@ def test_candor_models_import_then_segment_writes_mask_maps_and_report(nnunet_re
     assert report["model"]["name"] == "nn-cli" and report["model"]["members_used"] == len(FOLDS)
     assert "no dropout" in report["uncertainty"]["mc_dropout"]
     assert isinstance(report["ood"]["flag"], bool) and report["ood"]["calibrated"] is False
+
+
+@pytest.mark.parametrize("mirroring", [False, True])
+def test_2d_configuration_equals_nnunet_predictor(nnunet_results_2d, tmp_path, mirroring):  # noqa: F811
+    """The 2d configuration (slice-by-slice windows, in-plane resampling) against nnUNetPredictor."""
+    from engine.io import load
+    from engine.models import load_model
+    from engine.models.importers.nnunet import convert
+    from engine.trust import analyze
+    from engine.trust.options import AnalysisOptions
+
+    model = load_model(convert(nnunet_results_2d, tmp_path / "pkg", name="nnunet-2d"))
+    assert model.manifest.adapter["configuration"] == "2d"
+    image, _ = make_case(81, (20, 34, 30))
+    path = tmp_path / "case_0000.nii.gz"
+    write_nifti(image, path, (1.0, 0.9, 2.0))
+    seg, probs = _oracle(nnunet_results_2d, path, mirroring)
+    result = analyze(load(path), model, AnalysisOptions(mc_samples=1, probabilities=True, mirroring=mirroring))
+    assert np.array_equal(result.labels.array, seg), f"{int((result.labels.array != seg).sum())} voxels differ"
+    assert len(np.unique(seg)) >= 2
+    assert np.abs(result.probabilities.astype(np.float32) - probs).max() <= 2.5e-4
