@@ -35,10 +35,46 @@ def _folds(source: Path) -> list[Path]:
     return out
 
 
+def _is_results(folder: Path) -> bool:
+    return folder.is_dir() and (folder / "dataset.json").is_file() and (folder / "plans.json").is_file() \
+        and bool(_folds(folder))
+
+
+def _zip_results(source: Path) -> list[str]:
+    """Folders inside a zip that hold dataset.json + plans.json + fold_*/checkpoint (as TotalSegmentator ships)."""
+    import zipfile
+
+    if not (source.is_file() and zipfile.is_zipfile(source)):
+        return []
+    with zipfile.ZipFile(source) as zf:
+        names = set(zf.namelist())
+    roots = [n[: -len("plans.json")] for n in names if n.endswith("plans.json")]
+    return sorted(r for r in roots if r + "dataset.json" in names and
+                  any(n.startswith(r + "fold_") and n.rsplit("/", 1)[-1] in CHECKPOINTS for n in names))
+
+
 def detect(source: Path) -> bool:
     source = Path(source)
-    return source.is_dir() and (source / "dataset.json").is_file() and (source / "plans.json").is_file() \
-        and bool(_folds(source))
+    return _is_results(source) or bool(_zip_results(source))
+
+
+def _extract(source: Path, root: str, into: Path) -> Path:
+    """Extract one results folder of a zip into ``into``, refusing links and paths that leave it."""
+    import zipfile
+
+    into = into.resolve()
+    with zipfile.ZipFile(source) as zf:
+        for info in zf.infolist():
+            if not info.filename.startswith(root) or info.is_dir():
+                continue
+            target = (into / info.filename[len(root):]).resolve()
+            if into not in target.parents or (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise ModelError(f"{source.name}: entry {info.filename!r} would leave the import folder; refused")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+    return into
 
 
 def _safe_globals() -> list:
@@ -140,15 +176,29 @@ def _fingerprint_section(fingerprint: dict | None, props: dict) -> dict:
 
 
 def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torchscript: bool = False) -> Path:
-    """Write a Candor package for the results folder ``source`` under ``out_dir``; returns its folder."""
+    """Write a Candor package for the results folder (or zip of one) ``source`` under ``out_dir``; returns its folder.
+
+    ``allow_torchscript`` is not needed: nnU-Net checkpoints are pickles, read with the restricted loader.
+    """
+    source = Path(source)
+    roots = _zip_results(source)
+    if roots:
+        import tempfile
+
+        if len(roots) > 1:
+            raise ModelError(f"{source.name} holds {len(roots)} nnU-Net results folders; unzip it and import one")
+        with tempfile.TemporaryDirectory(prefix="candor-nnunet-") as tmp:
+            return _convert_folder(_extract(source, roots[0], Path(tmp)), out_dir, name, zip_name=source.name)
+    return _convert_folder(source, out_dir, name)
+
+
+def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str | None = None) -> Path:
     from engine.models.discovery import MANIFEST_NAME
     from engine.models.manifest import Manifest, save_manifest
     from engine.models.registry import build_network
     from engine.models.weights import write_safetensors
 
-    del allow_torchscript      # nnU-Net checkpoints are pickles, never TorchScript
-    source = Path(source)
-    if not detect(source):
+    if not _is_results(source):
         raise ModelError(f"{source.name} is not an nnU-Net v2 results folder (dataset.json, plans.json, fold_*/)")
     dataset = json.loads((source / "dataset.json").read_text())
     plans = json.loads((source / "plans.json").read_text())
@@ -177,7 +227,7 @@ def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torch
         "patch_size": [int(v) for v in patch3], "members": members,
         "fingerprint": _fingerprint_section(fingerprint, adapter["intensity_properties"]),
         "license": str(dataset.get("licence") or dataset.get("license") or "unknown"),
-        "training": {"source": {"format": "nnU-Net v2 results folder", "folder": source.name,
+        "training": {"source": {"format": "nnU-Net v2 results folder", "folder": zip_name or source.name,
                                 "trainer": first.get("trainer_name"), "configuration": configuration,
                                 "plans": plans.get("plans_name"), "folds": [c.parent.name for c, _ in checkpoints],
                                 "sha256": sources}},

@@ -91,3 +91,43 @@ def test_architecture_outside_the_allow_list_is_refused(nnunet_results, tmp_path
     (source / "plans.json").write_text(json.dumps(plans))
     with pytest.raises(ModelError, match="allow-list"):
         convert(source, tmp_path / "out", name="nn-bad")
+
+
+def _zip(folder, zip_path, prefix, extra=()):
+    import zipfile
+
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, prefix + path.relative_to(folder).as_posix())
+        for name, data in extra:
+            zf.writestr(name, data)
+    return zip_path
+
+
+def test_zip_of_a_results_folder_imports_like_the_folder(nnunet_results, tmp_path):  # noqa: F811
+    """The zips TotalSegmentator and others distribute: the results folder somewhere inside."""
+    from engine.models import load_model
+    from engine.models.importers import find_importer
+    from engine.models.importers import nnunet as importer
+
+    prefix = f"{nnunet_results.parent.name}/{nnunet_results.name}/"
+    archive = _zip(nnunet_results, tmp_path / "weights.zip", prefix)
+    assert importer.detect(archive) and find_importer(archive) is importer
+    folder = importer.convert(archive, tmp_path / "out", name="nn-zip", allow_torchscript=False)
+    plain = importer.convert(nnunet_results, tmp_path / "plain", name="nn-zip", allow_torchscript=False)
+    zipped, direct = load_model(folder), load_model(plain)
+    for a, b in zip(zipped.networks, direct.networks):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert json.loads((folder / "manifest.json").read_text())["training"]["source"]["folder"] == "weights.zip"
+
+
+def test_zip_entry_leaving_the_folder_is_refused(nnunet_results, tmp_path):  # noqa: F811
+    from engine.errors import ModelError
+    from engine.models.importers.nnunet import convert
+
+    prefix = "X/"
+    archive = _zip(nnunet_results, tmp_path / "evil.zip", prefix, extra=[(prefix + "../../escaped.txt", b"x")])
+    with pytest.raises(ModelError, match="leave the import folder"):
+        convert(archive, tmp_path / "out", name="nn-evil")
+    assert not list(tmp_path.rglob("escaped.txt"))
