@@ -6,7 +6,9 @@ resample to the configuration's spacing (:mod:`engine.inference.nnunet_resample`
 :func:`member_logits` = nnU-Net's sliding window for one network: pad to the patch (zeros), tiles
 at ``round(i × (size − patch) / (n − 1))`` with ``n = ceil((size − patch) / (step × patch)) + 1``,
 Gaussian importance (σ = patch/8, peak 10, zeros raised to the minimum), optional mirroring over
-every combination of the allowed axes, and, like nnU-Net, logits and weights accumulated in float16.
+every combination of the allowed axes, and, like nnU-Net, logits and weights accumulated in float16;
+:func:`member_pass` can also return the mirroring disagreement (mutual information across the
+mirrored passes, blended with the same Gaussian in float32) without changing the logits.
 :func:`ensemble_logits` averages members in float16 as nnU-Net averages folds; :func:`to_input`
 resamples logits back, applies softmax (sigmoid for regions), un-crops and transposes back.
 All arrays are nnU-Net's ``(C, *spatial)`` in the input's array order before ``transpose_forward``.
@@ -114,15 +116,34 @@ def _slicers(shape: tuple[int, ...], patch: tuple[int, ...], step: float) -> lis
     return [(slice(None), *[slice(s, s + p) for s, p in zip(xyz, patch)]) for xyz in itertools.product(*st)]
 
 
-def _mirrored(net, x: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+def _mirrored(net, x: torch.Tensor, axes: tuple[int, ...], keep: bool = False):
+    """nnU-Net's ``_internal_maybe_mirror_and_predict`` (same additions in the same order); with
+    ``keep`` also every pass's output (un-flipped), for the mirroring disagreement."""
     pred = net(x)
+    outs = [pred.clone()] if keep else None
     if axes:
         dims = [a + 2 for a in axes]
         combos = [c for i in range(len(dims)) for c in itertools.combinations(dims, i + 1)]
         for c in combos:
-            pred += torch.flip(net(torch.flip(x, c)), c)
+            out = torch.flip(net(torch.flip(x, c)), c)
+            if keep:
+                outs.append(out)
+            pred += out
         pred /= len(combos) + 1
-    return pred
+    return pred, outs
+
+
+def _mutual_information(outs: list[torch.Tensor], regions: bool) -> torch.Tensor:
+    """``H[mean p] − mean H[p]`` over the mirrored passes (softmax; per-region Bernoulli for regions)."""
+    def entropy(p):
+        if regions:
+            q = 1 - p
+            return -(p * p.clamp_min(1e-12).log() + q * q.clamp_min(1e-12).log()).sum(0)
+        return -(p * p.clamp_min(1e-12).log()).sum(0)
+
+    probs = [torch.sigmoid(o[0].float()) if regions else torch.softmax(o[0].float(), 0) for o in outs]
+    mean_h = torch.stack([entropy(p) for p in probs]).mean(0)
+    return (entropy(torch.stack(probs).mean(0)) - mean_h).clamp_min(0)
 
 
 def _pad(data: torch.Tensor, patch: tuple[int, ...]) -> tuple[torch.Tensor, tuple]:
@@ -137,10 +158,11 @@ def _pad(data: torch.Tensor, patch: tuple[int, ...]) -> tuple[torch.Tensor, tupl
 
 
 @torch.inference_mode()
-def member_logits(data: np.ndarray, net, ad: NnUNetAdapter, num_heads: int, *, mirror: bool = True,
-                  device: str = "cpu", progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> torch.Tensor:
-    """One network's blended logits ``(K, *spatial)`` float16 on the CPU, as nnU-Net computes them."""
+def member_pass(data: np.ndarray, net, ad: NnUNetAdapter, num_heads: int, *, mirror: bool = True,
+                mirror_disagreement: bool = False, device: str = "cpu", progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> tuple[torch.Tensor, np.ndarray | None]:
+    """One network's blended logits ``(K, *spatial)`` float16 on the CPU, as nnU-Net computes them,
+    and (if asked and mirroring) the Gaussian-blended mutual information across the mirrored passes."""
     patch = tuple(ad.patch_size)
     x, revert = _pad(torch.from_numpy(data), patch)
     slicers = _slicers(tuple(x.shape[1:]), patch, ad.tile_step_size)
@@ -148,15 +170,31 @@ def member_logits(data: np.ndarray, net, ad: NnUNetAdapter, num_heads: int, *, m
     counts = torch.zeros(x.shape[1:], dtype=torch.half)
     g = gaussian(patch)
     axes = tuple(ad.mirror_axes) if mirror else ()
+    keep = bool(mirror_disagreement and axes)
+    mi_sum = torch.zeros(x.shape[1:], dtype=torch.float32) if keep else None
+    mi_w = torch.zeros(x.shape[1:], dtype=torch.float32) if keep else None
     net.to(device).eval()
     for i, sl in enumerate(slicers):
-        pred = _mirrored(net, x[sl][None].contiguous().to(device), axes)[0].to("cpu")
+        pred, outs = _mirrored(net, x[sl][None].contiguous().to(device), axes, keep)
+        pred = pred[0].to("cpu")
         pred *= g
         logits[sl] += pred
         counts[sl[1:]] += g
+        if keep:
+            mi_sum[sl[1:]] += _mutual_information([o.to("cpu") for o in outs], ad.regions is not None) * g.float()
+            mi_w[sl[1:]] += g.float()
         report(progress, cancel, (i + 1) / len(slicers), "inference")
     torch.div(logits, counts, out=logits)
-    return logits[(slice(None), *revert[1:])]
+    mi = (mi_sum / mi_w.clamp_min(1e-12))[revert[1:]].numpy() if keep else None
+    return logits[(slice(None), *revert[1:])], mi
+
+
+def member_logits(data: np.ndarray, net, ad: NnUNetAdapter, num_heads: int, *, mirror: bool = True,
+                  device: str = "cpu", progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> torch.Tensor:
+    """:func:`member_pass` without the mirroring disagreement."""
+    return member_pass(data, net, ad, num_heads, mirror=mirror, device=device, progress=progress,
+                       cancel=cancel)[0]
 
 
 def ensemble_logits(members: list[torch.Tensor]) -> torch.Tensor:

@@ -6,8 +6,10 @@ preprocessing, sliding window, fold average of logits in float16, export), so th
 disagreement = ``H[mean_m p_m] − mean_m H[p_m]`` with ``p_m`` each fold's softmax, the total
 entropy of the exported probabilities, the mean fold entropy (aleatoric), the energy and
 max-softmax scores for the OOD verdict, and the input checks. nnU-Net networks carry no dropout,
-so no MC-Dropout map is made: the report says so instead of faking one. Grad-CAM is not offered
-for these models yet.
+so no MC-Dropout map is made: the report says so instead of faking one. With test-time mirroring
+the mutual information across the mirrored passes is a second, cheap disagreement map
+(``maps["mirroring"]``, mapped back with the epistemic maps). Grad-CAM is not offered for these
+models yet.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ def _model_grid(volume: Volume, prep, ad) -> Geometry:
     return Geometry(size, spacing, tuple(float(v) for v in origin), g.direction)
 
 
-def _maps(member_logits, probs_grid: torch.Tensor, prep, ad, wanted) -> tuple[dict, dict]:
-    """Uncertainty maps on the model grid and, for those asked, on the input grid (nnU-Net's way back)."""
+def _maps(member_logits, probs_grid: torch.Tensor, prep, ad, wanted, mirror_mi) -> tuple[dict, dict]:
+    """Uncertainty maps on the model grid and, for those asked, on the input grid (nnU-Net's way back).
+
+    ``mirroring`` (the mutual information across mirrored passes, mean over members) comes with the
+    epistemic maps: it is mapped back whenever ``epistemic`` or ``disagreement`` is asked.
+    """
     from engine.inference.nnunet import back_to_input, resample_back
 
     member_probs = [torch.softmax(m.float(), 0) for m in member_logits]
@@ -54,6 +60,9 @@ def _maps(member_logits, probs_grid: torch.Tensor, prep, ad, wanted) -> tuple[di
         pooled = _entropy(torch.stack(member_probs).mean(0))
         grid["epistemic"] = np.maximum(pooled - mean_member_entropy, 0).astype(np.float32)
         grid["disagreement"] = grid["epistemic"]
+    if mirror_mi:
+        grid["mirroring"] = np.mean(mirror_mi, axis=0).astype(np.float32)
+    wanted = tuple(wanted) + (("mirroring",) if {"epistemic", "disagreement"} & set(wanted) else ())
     on_input = {}
     for key in wanted:
         if key in grid:
@@ -87,17 +96,20 @@ def analyze_nnunet(volume: Volume, model, options, hard, *, progress: ProgressCa
     device = str(resolve_device(options.device))
     mirror = bool(ad.mirror_axes) if options.mirroring is None else options.mirroring
     heads = len(ad.regions) if ad.regions is not None else m.num_classes
-    logits = []
+    logits, mirror_mi = [], []
     for i, net in enumerate(nets):
         part = sub_progress(progress, 0.05 + 0.8 * i / len(nets), 0.05 + 0.8 * (i + 1) / len(nets))
-        logits.append(nn.member_logits(prep.data, net, ad, heads, mirror=mirror, device=device,
-                                       progress=part, cancel=cancel))
+        lg, mi = nn.member_pass(prep.data, net, ad, heads, mirror=mirror, mirror_disagreement=mirror,
+                                device=device, progress=part, cancel=cancel)
+        logits.append(lg)
+        if mi is not None:
+            mirror_mi.append(mi)
     t_inf = time.perf_counter()
     mean = nn.ensemble_logits(logits)
     report(progress, cancel, 0.88, "mapping back to the scan")
     labels_arr, probs = nn.to_input(mean, prep, ad)
     probs_grid = nn.nonlin(mean, ad)
-    grid_maps, maps = _maps(logits, probs_grid, prep, ad, options.maps)
+    grid_maps, maps = _maps(logits, probs_grid, prep, ad, options.maps, mirror_mi)
     energy = (-torch.logsumexp(mean.float(), 0)).numpy()
     grid = _model_grid(volume, prep, ad)
     soft = input_soft_scores(volume, prep.data[0], float(prep.data.min()), m)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAP_NAMES = dict(zip(MAP_KEYS, ("Uncertainty (total)", "Uncertainty (aleatoric)", "Uncertainty (epistemic)",
                                 "Ensemble disagreement")))
+MAP_NAMES["mirroring"] = "Mirroring disagreement"     # nnU-Net models with test-time mirroring
 
 
 @dataclass

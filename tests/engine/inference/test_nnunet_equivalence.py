@@ -64,7 +64,12 @@ def test_labels_and_probabilities_equal_nnunet_predictor(package, nnunet_results
     assert np.abs(result.probabilities.astype(np.float32) - probs).max() <= 2.5e-4
     assert result.model["members_used"] == len(FOLDS) and result.model["mirroring"] is mirroring
     assert "no dropout" in result.uncertainty["mc_dropout"]
-    assert set(result.maps) == {"total", "aleatoric", "epistemic", "disagreement"}
+    expected = {"total", "aleatoric", "epistemic", "disagreement"} | ({"mirroring"} if mirroring else set())
+    assert set(result.maps) == expected
+    if mirroring:          # the flipped passes disagree somewhere
+        mi = result.maps["mirroring"].array
+        assert mi.shape == seg.shape and mi.min() >= 0 and mi.max() > 0
+        assert result.uncertainty["mean_mirroring"] > 0
     assert result.maps["disagreement"].array.shape == seg.shape and result.maps["disagreement"].array.max() > 0
     json.dumps(result.report())
 
