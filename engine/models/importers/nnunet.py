@@ -175,6 +175,20 @@ def _fingerprint_section(fingerprint: dict | None, props: dict) -> dict:
     return out
 
 
+def _fingerprint_trust(props: dict) -> dict:
+    """The input check the fingerprint backs: the intensity scale around the foreground's 99.5th percentile.
+
+    Candor's ``intensity_scale`` check fires when the scan's upper level is more than a decade away
+    (``scale_tolerance_decades``); the OOD score thresholds stay uncalibrated (no ``modes``).
+    """
+    top = float((props.get("0") or {}).get("percentile_99_5") or 0.0)
+    if top <= 0:
+        return {}
+    return {"ood": {"intensity_upper_range": [top, top], "scale_tolerance_decades": 1.0},
+            "calibrated_with": "nnU-Net dataset fingerprint (channel 0 foreground percentile_99_5); "
+                               "OOD score thresholds not calibrated"}
+
+
 def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torchscript: bool = False) -> Path:
     """Write a Candor package for the results folder (or zip of one) ``source`` under ``out_dir``; returns its folder.
 
@@ -231,7 +245,7 @@ def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str
                                 "trainer": first.get("trainer_name"), "configuration": configuration,
                                 "plans": plans.get("plans_name"), "folds": [c.parent.name for c, _ in checkpoints],
                                 "sha256": sources}},
-        "adapter": adapter,
+        "adapter": adapter, "trust": _fingerprint_trust(adapter["intensity_properties"]),
     })
     nets = []
     for path, ck in checkpoints:

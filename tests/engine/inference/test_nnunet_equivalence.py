@@ -138,3 +138,26 @@ def test_2d_configuration_equals_nnunet_predictor(nnunet_results_2d, tmp_path, m
     assert np.array_equal(result.labels.array, seg), f"{int((result.labels.array != seg).sum())} voxels differ"
     assert len(np.unique(seg)) >= 2
     assert np.abs(result.probabilities.astype(np.float32) - probs).max() <= 2.5e-4
+
+
+def test_intensity_scale_check_from_the_fingerprint(package, nnunet_results, tmp_path):  # noqa: F811
+    """The import states the fingerprint's foreground 99.5th percentile; a rescaled scan is flagged, the scale
+    of the training cases is not (the OOD scores themselves stay uncalibrated)."""
+    from engine.io import load
+    from engine.trust import analyze
+    from engine.trust.options import AnalysisOptions
+
+    plans = json.loads((nnunet_results / "plans.json").read_text())
+    top = plans["foreground_intensity_properties_per_channel"]["0"]["percentile_99_5"]
+    assert package.manifest.trust_calibration.ood.intensity_upper_range == (top, top)
+    image, _ = make_case(83, (30, 32, 30))
+    fired = {}
+    for scale in (1.0, 1000.0):
+        path = tmp_path / f"case_{int(scale)}.nii.gz"
+        write_nifti(image * scale, path)
+        result = analyze(load(path), package, AnalysisOptions(mc_samples=1, maps=(), mirroring=False))
+        (check,) = [c for c in result.ood.checks if c.name == "intensity_scale"]
+        fired[scale] = check.fired
+        assert result.ood.calibrated is False
+    assert fired == {1.0: False, 1000.0: True}
+    assert any("larger" in r for r in result.ood.reasons)
