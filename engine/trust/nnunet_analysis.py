@@ -71,6 +71,49 @@ def _maps(member_logits, probs_grid: torch.Tensor, prep, ad, wanted, mirror_mi) 
     return grid, on_input
 
 
+def _run_members(prep, nets, ad, heads: int, mirror: bool, device: str, progress, cancel):
+    """Every member's float16 logits and (with mirroring) its mirroring disagreement on the model grid."""
+    from engine.inference import nnunet as nn
+
+    logits, mirror_mi = [], []
+    for i, net in enumerate(nets):
+        part = sub_progress(progress, 0.05 + 0.8 * i / len(nets), 0.05 + 0.8 * (i + 1) / len(nets))
+        lg, mi = nn.member_pass(prep.data, net, ad, heads, mirror=mirror, mirror_disagreement=mirror,
+                                device=device, progress=part, cancel=cancel)
+        logits.append(lg)
+        if mi is not None:
+            mirror_mi.append(mi)
+    return logits, mirror_mi
+
+
+def _ood(volume: Volume, manifest, hard, prep, probs_grid, mean_logits, grid_maps, grid: Geometry, members: int):
+    """Input checks + the soft scores of this pass (energy, max-softmax, disagreement) → the OOD report."""
+    from engine.trust.ood import OODReport, mode_calibration, mode_key, soft_checks
+    from engine.trust.output_scores import output_scores
+    from engine.trust.pipeline import input_soft_scores
+
+    energy = (-torch.logsumexp(mean_logits.float(), 0)).numpy()
+    soft = input_soft_scores(volume, prep.data[0], float(prep.data.min()), manifest)
+    out = output_scores(probs_grid.numpy(), energy, grid_maps.get("epistemic"), grid_maps.get("disagreement"),
+                        grid.voxel_volume_ml)
+    fg_ml = out.pop("foreground_ml")
+    soft.update({k: ("output", v) for k, v in out.items()})
+    cal = manifest.trust_calibration.ood
+    mode = mode_key(members, 1)
+    checks, combined, c_thr = soft_checks(soft, {"ml": fg_ml}, cal, mode)
+    return OODReport(hard + checks, combined, c_thr, calibrated=mode_calibration(cal, mode)[2])
+
+
+def _uncertainty(grid_maps: dict, probs_grid: torch.Tensor, members: int, mirror: bool) -> dict:
+    out = {"mc_samples": 1, "mc_dropout": NO_DROPOUT, "members": members, "temperature": 1.0, "unit": "nats",
+           "mirroring": mirror}
+    fg = probs_grid.argmax(0).numpy() > 0
+    for key, arr in grid_maps.items():
+        out[f"mean_{key}"] = round(float(arr.mean()), 6)
+        out[f"mean_{key}_foreground"] = round(float(arr[fg].mean()) if fg.any() else 0.0, 6)
+    return out
+
+
 def analyze_nnunet(volume: Volume, model, options, hard, *, progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None):
     """The nnU-Net branch of :func:`engine.trust.analysis.analyze` (``hard``: the input checks already run)."""
@@ -80,9 +123,6 @@ def analyze_nnunet(volume: Volume, model, options, hard, *, progress: ProgressCa
     from engine.trust.analysis import AnalysisResult, _weights_hash
     from engine.trust.ensemble import choose_members
     from engine.trust.grids import as_volume
-    from engine.trust.ood import OODReport, mode_calibration, mode_key, soft_checks
-    from engine.trust.output_scores import output_scores
-    from engine.trust.pipeline import input_soft_scores
 
     if options.saliency_labels:
         raise InputError("Grad-CAM is not available for nnU-Net models yet")
@@ -96,49 +136,26 @@ def analyze_nnunet(volume: Volume, model, options, hard, *, progress: ProgressCa
     device = str(resolve_device(options.device))
     mirror = bool(ad.mirror_axes) if options.mirroring is None else options.mirroring
     heads = len(ad.regions) if ad.regions is not None else m.num_classes
-    logits, mirror_mi = [], []
-    for i, net in enumerate(nets):
-        part = sub_progress(progress, 0.05 + 0.8 * i / len(nets), 0.05 + 0.8 * (i + 1) / len(nets))
-        lg, mi = nn.member_pass(prep.data, net, ad, heads, mirror=mirror, mirror_disagreement=mirror,
-                                device=device, progress=part, cancel=cancel)
-        logits.append(lg)
-        if mi is not None:
-            mirror_mi.append(mi)
+    logits, mirror_mi = _run_members(prep, nets, ad, heads, mirror, device, progress, cancel)
     t_inf = time.perf_counter()
     mean = nn.ensemble_logits(logits)
     report(progress, cancel, 0.88, "mapping back to the scan")
     labels_arr, probs = nn.to_input(mean, prep, ad)
     probs_grid = nn.nonlin(mean, ad)
     grid_maps, maps = _maps(logits, probs_grid, prep, ad, options.maps, mirror_mi)
-    energy = (-torch.logsumexp(mean.float(), 0)).numpy()
     grid = _model_grid(volume, prep, ad)
-    soft = input_soft_scores(volume, prep.data[0], float(prep.data.min()), m)
-    out = output_scores(probs_grid.numpy(), energy, grid_maps.get("epistemic"), grid_maps.get("disagreement"),
-                        grid.voxel_volume_ml)
-    fg_ml = out.pop("foreground_ml")
-    soft.update({k: ("output", v) for k, v in out.items()})
-    cal = m.trust_calibration.ood
-    mode = mode_key(len(nets), 1)
-    checks, combined, c_thr = soft_checks(soft, {"ml": fg_ml}, cal, mode)
-    ood = OODReport(hard + checks, combined, c_thr, calibrated=mode_calibration(cal, mode)[2])
+    ood = _ood(volume, m, hard, prep, probs_grid, mean, grid_maps, grid, len(nets))
     label_arr = labels_arr.astype(np.uint8 if heads < 256 else np.uint16)
-    table = m.labels
     info = {"name": m.name, "version": m.version, "parent_version": m.parent_version, "task": m.task,
             "members_used": len(nets), "weights_hash": _weights_hash(model), "adapter": "nnunet_v2",
             "configuration": ad.configuration, "mirroring": mirror}
-    uncertainty = {"mc_samples": 1, "mc_dropout": NO_DROPOUT, "members": len(nets), "temperature": 1.0,
-                   "unit": "nats", "mirroring": mirror}
-    fg = probs_grid.argmax(0).numpy() > 0
-    for key, arr in grid_maps.items():
-        uncertainty[f"mean_{key}"] = round(float(arr.mean()), 6)
-        uncertainty[f"mean_{key}_foreground"] = round(float(arr[fg].mean()) if fg.any() else 0.0, 6)
     t_end = time.perf_counter()
     timings = {"preprocess_s": round(t_pre - t0, 3), "sampling_s": round(t_inf - t_pre, 3),
                "postprocess_s": round(t_end - t_inf, 3), "total_s": round(t_end - t0, 3)}
     return AnalysisResult(
-        as_volume(label_arr, volume, "labels", label_table=table.to_list()), table,
-        label_report(label_arr, table, volume.geometry.voxel_volume_ml),
+        as_volume(label_arr, volume, "labels", label_table=m.labels.to_list()), m.labels,
+        label_report(label_arr, m.labels, volume.geometry.voxel_volume_ml),
         {k: as_volume(v.astype(np.float32), volume, k, unit="nats") for k, v in maps.items()}, {}, ood,
-        uncertainty, {}, info, timings, device=device, model_grid=grid,
+        _uncertainty(grid_maps, probs_grid, len(nets), mirror), {}, info, timings, device=device, model_grid=grid,
         probabilities=probs.astype(np.float16) if options.probabilities else None,
         warnings=list(volume.warnings) + ood.reasons)
