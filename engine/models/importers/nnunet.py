@@ -207,10 +207,7 @@ def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torch
 
 
 def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str | None = None) -> Path:
-    from engine.models.discovery import MANIFEST_NAME
-    from engine.models.manifest import Manifest, save_manifest
-    from engine.models.registry import build_network
-    from engine.models.weights import write_safetensors
+    from engine.models.manifest import Manifest
 
     if not _is_results(source):
         raise ModelError(f"{source.name} is not an nnU-Net v2 results folder (dataset.json, plans.json, fold_*/)")
@@ -247,6 +244,21 @@ def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str
                                 "sha256": sources}},
         "adapter": adapter, "trust": _fingerprint_trust(adapter["intensity_properties"]),
     })
+    return _write(Path(out_dir), manifest, checkpoints)
+
+
+def _write(out_dir: Path, manifest, checkpoints) -> Path:
+    """Each fold's weights into the rebuilt network, then the package written to a temp folder and renamed."""
+    import shutil
+    import tempfile
+
+    from engine.durable import replace_durably
+    from engine.errors import InputError
+    from engine.models.discovery import MANIFEST_NAME
+    from engine.models.manifest import save_manifest
+    from engine.models.registry import build_network
+    from engine.models.weights import write_safetensors
+
     nets = []
     for path, ck in checkpoints:
         net = build_network(manifest)
@@ -255,12 +267,21 @@ def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str
         except RuntimeError as exc:
             raise ModelError(f"{path.parent.name}: weights do not fit the plans' network ({str(exc)[:200]})") from None
         nets.append(net)
-    folder = Path(out_dir) / f"{manifest.name}-{manifest.version}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, net in zip(manifest.members, nets):
-        # dynamic_network_architectures shares the encoder's tensors with the decoder: one copy each
-        state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        write_safetensors(state, folder / filename, metadata={"model": manifest.name, "source": "nnU-Net v2"})
-    save_manifest(manifest, folder / MANIFEST_NAME)
+    final = out_dir / f"{manifest.name}-{manifest.version}"
+    if final.exists():
+        raise InputError(f"a package {final.name} is already in {out_dir}; remove it first or pass --name")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=".import-", dir=out_dir))
+    temp.chmod(0o755)
+    try:
+        for filename, net in zip(manifest.members, nets):
+            # dynamic_network_architectures shares the encoder's tensors with the decoder: one copy each
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            write_safetensors(state, temp / filename, metadata={"model": manifest.name, "source": "nnU-Net v2"})
+        save_manifest(manifest, temp / MANIFEST_NAME)
+        replace_durably(temp, final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
     log.info("imported an nnU-Net v2 model (%d fold(s)) as %s", len(nets), manifest.name)
-    return folder
+    return final

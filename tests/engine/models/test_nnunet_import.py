@@ -21,6 +21,11 @@ def test_import_writes_a_safetensors_package_with_the_adapter(nnunet_results, tm
     assert detect(nnunet_results) and not detect(tmp_path)
     folder = convert(nnunet_results, tmp_path, name="nn-test", allow_torchscript=False)
     assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "member-2.safetensors", "weights.safetensors"]
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="already in"):          # never overwritten in place
+        convert(nnunet_results, tmp_path, name="nn-test", allow_torchscript=False)
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no temp folder left behind
     manifest = json.loads((folder / "manifest.json").read_text())
     plans = json.loads((nnunet_results / "plans.json").read_text())
     cfg = plans["configurations"]["3d_fullres"]
