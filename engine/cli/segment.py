@@ -87,10 +87,6 @@ def run(args: argparse.Namespace) -> int:
 
     _check_suffixes(args)
     model = load_model(args.model or DEFAULT_MODEL, trust=args.trust_model, members=args.members)
-    if model.manifest.task == "brain-extraction":  # its own pipeline (engine/extraction), not analyze()
-        from engine.errors import InputError
-
-        raise InputError(f"{model.name} is a brain-extraction model: use `candor extract-brain PATH --out MASK`")
     volume = load_announced(args.path, args.series)
     progress = _Progress()
     try:

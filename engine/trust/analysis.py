@@ -77,6 +77,9 @@ TrustResult = AnalysisResult
 
 
 def _check_volume(volume: Volume, model) -> None:
+    if model.manifest.task == "brain-extraction":  # its own pipeline (engine.extraction), not this one
+        raise InputError(f"{model.manifest.name} is a brain-extraction model: it runs through brain extraction "
+                         "(`candor extract-brain PATH --out MASK`), not as a segmentation")
     if model.manifest.input_channels != 1:
         raise InputError(f"model {model.manifest.name} needs {model.manifest.input_channels} input channels; "
                          "Candor feeds one image")

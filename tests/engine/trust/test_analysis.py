@@ -142,3 +142,14 @@ def test_analysis_job_reports_progress_and_cancels(tiny_model):
         assert job2.state is JobState.CANCELLED
     finally:
         runner.shutdown()
+
+
+def test_a_brain_extraction_package_is_not_run_as_a_segmentation(tiny_model):
+    """Its networks without its own pipeline would give a plausible-looking wrong mask (5,109 mL on the template)."""
+    import pytest
+
+    from engine.errors import InputError
+
+    extraction = replace(tiny_model, manifest=replace(tiny_model.manifest, task="brain-extraction"))
+    with pytest.raises(InputError, match="candor extract-brain"):
+        analyze(_oblique_volume(), extraction, PLAIN)
