@@ -12,6 +12,7 @@ from pathlib import Path
 
 from psygnal import Signal
 
+from engine.durable import atomic_write_json
 from engine.resources import user_data_dir
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,7 @@ class RecentFiles:
             return []
 
     def _write(self) -> None:
-        tmp = self.store.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(self._paths, indent=1), encoding="utf-8")
-            os.replace(tmp, self.store)
+            atomic_write_json(self.store, self._paths)    # temp + fsync + rename: never half a list
         except OSError:
             log.warning("could not save the recent-files list")
