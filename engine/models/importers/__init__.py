@@ -13,8 +13,12 @@ pickled or scripted is ever loaded at run time: an importer reads the original o
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -55,4 +59,42 @@ def import_model(source: Path, out_dir: Path, *, name: str | None = None,
     return module.convert(source, out_dir, name=name, allow_torchscript=allow_torchscript)
 
 
-__all__ = ["IMPORTERS", "available_importers", "find_importer", "import_model"]
+def sha256_of(path: Path) -> str:
+    """SHA-256 of one original file (what a package records of its source)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_package(out_dir: Path, manifest, weights: Mapping[str, Mapping], metadata: dict[str, str]) -> Path:
+    """Write ``manifest`` and ``weights`` (file name → state dict) as ``out_dir/NAME-VERSION``.
+
+    Everything goes to a temp folder first and is renamed durably, so a failed import leaves
+    nothing; an existing package is never overwritten.
+    """
+    from engine.durable import replace_durably
+    from engine.models.discovery import MANIFEST_NAME
+    from engine.models.manifest import save_manifest
+    from engine.models.weights import write_safetensors
+
+    out_dir = Path(out_dir)
+    final = out_dir / f"{manifest.name}-{manifest.version}"
+    if final.exists():
+        raise InputError(f"a package {final.name} is already in {out_dir}; remove it first or pass --name")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=".import-", dir=out_dir))
+    temp.chmod(0o755)
+    try:
+        for filename, state in weights.items():
+            write_safetensors(dict(state), temp / filename, metadata=metadata)
+        save_manifest(manifest, temp / MANIFEST_NAME)
+        replace_durably(temp, final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return final
+
+
+__all__ = ["IMPORTERS", "available_importers", "find_importer", "import_model", "sha256_of", "write_package"]

@@ -13,21 +13,17 @@ network as its member (``weights.safetensors``) and the box network as ``bbox.sa
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata as md
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-from engine.durable import replace_durably
 from engine.errors import InputError, ModelError
 from engine.labels import LabelInfo, LabelTable
+from engine.models.importers import sha256_of, write_package
 from engine.models.linknet import LinkNet3D
-from engine.models.manifest import Architecture, Manifest, Normalization, save_manifest
-from engine.models.weights import write_safetensors
+from engine.models.manifest import Architecture, Manifest, Normalization
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +71,10 @@ def detect(source: Path) -> bool:
     return _resolve(Path(source)) is not None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _provenance(files: dict[str, Path], hashes: dict[str, str]) -> tuple[str, str]:
     """(version, licence) from the installed distribution when these are its files, else unknown."""
     installed = _installed()
-    if installed is None or any(_sha256(installed[k]) != hashes[k] for k in FILES):
+    if installed is None or any(sha256_of(installed[k]) != hashes[k] for k in FILES):
         return "unknown", "MIT (deepbet; copyright line not found: check the source's LICENSE)"
     dist = md.distribution(DISTRIBUTION)
     text = dist.read_text("LICENSE") or ""
@@ -148,7 +136,7 @@ def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torch
         raise ModelError("deepbet's weights are TorchScript archives, which are programs, not just tensors: "
                          "Candor opens them only if you ask (--allow-torchscript), once, to copy their "
                          "tensors into safetensors; nothing scripted is loaded when the model runs")
-    hashes = {k: _sha256(p) for k, p in files.items()}
+    hashes = {k: sha256_of(p) for k, p in files.items()}
     version, licence = _provenance(files, hashes)
     nets, diffs = {}, {}
     for key, path in files.items():
@@ -164,20 +152,8 @@ def convert(source: Path, out_dir: Path, *, name: str | None = None, allow_torch
 
 
 def _write(out_dir: Path, manifest: Manifest, nets: dict[str, LinkNet3D]) -> Path:
-    final = out_dir / f"{manifest.name}-{manifest.version}"
-    if final.exists():
-        raise InputError(f"a package {final.name} is already in {out_dir}; remove it first or pass --name")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=".import-", dir=out_dir))
-    temp.chmod(0o755)
-    try:
-        meta = {"model": manifest.name, "version": manifest.version, "source": "deepbet"}
-        write_safetensors(nets["extract"].state_dict(), temp / manifest.members[0], metadata=meta)
-        write_safetensors(nets["bbox"].state_dict(), temp / BBOX_WEIGHTS, metadata=meta)
-        save_manifest(manifest, temp / "manifest.json")
-        replace_durably(temp, final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+    meta = {"model": manifest.name, "version": manifest.version, "source": "deepbet"}
+    final = write_package(out_dir, manifest, {manifest.members[0]: nets["extract"].state_dict(),
+                                              BBOX_WEIGHTS: nets["bbox"].state_dict()}, meta)
     log.info("imported deepbet as %s %s", manifest.name, manifest.version)
     return final

@@ -10,13 +10,13 @@ source file) and one safetensors file per fold (folds = ensemble members).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import pickle
 from pathlib import Path
 
 from engine.errors import ModelError
+from engine.models.importers import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,6 @@ def read_checkpoint(path: Path) -> dict:
     if not isinstance(ck, dict) or not isinstance(ck.get("network_weights"), dict):
         raise ModelError(f"{path.parent.name}/{path.name} is not an nnU-Net checkpoint (no network_weights)")
     return ck
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _labels(dataset: dict) -> tuple[list[dict], list | None, list | None]:
@@ -225,7 +217,7 @@ def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str
     spacing = list(adapter["spacing"])
     spacing3 = spacing if len(spacing) == 3 else [1.0, *spacing]
     patch3 = adapter["patch_size"] if len(spacing) == 3 else [1, *adapter["patch_size"]]
-    sources = {p.relative_to(source).as_posix(): _sha256(p) for p in
+    sources = {p.relative_to(source).as_posix(): sha256_of(p) for p in
                [source / "dataset.json", source / "plans.json", *[c for c, _ in checkpoints]]}
     pkg_name = name or f"{dataset.get('name', source.parent.name)}-{configuration}".lower().replace("_", "-")
     members = ["weights.safetensors", *[f"member-{i + 2}.safetensors" for i in range(len(checkpoints) - 1)]]
@@ -248,40 +240,19 @@ def _convert_folder(source: Path, out_dir: Path, name: str | None, zip_name: str
 
 
 def _write(out_dir: Path, manifest, checkpoints) -> Path:
-    """Each fold's weights into the rebuilt network, then the package written to a temp folder and renamed."""
-    import shutil
-    import tempfile
-
-    from engine.durable import replace_durably
-    from engine.errors import InputError
-    from engine.models.discovery import MANIFEST_NAME
-    from engine.models.manifest import save_manifest
+    """Each fold's weights into the rebuilt network, then the package (written by ``write_package``)."""
+    from engine.models.importers import write_package
     from engine.models.registry import build_network
-    from engine.models.weights import write_safetensors
 
-    nets = []
-    for path, ck in checkpoints:
+    weights = {}
+    for filename, (path, ck) in zip(manifest.members, checkpoints):
         net = build_network(manifest)
         try:
             net.load_state_dict(ck["network_weights"])
         except RuntimeError as exc:
             raise ModelError(f"{path.parent.name}: weights do not fit the plans' network ({str(exc)[:200]})") from None
-        nets.append(net)
-    final = out_dir / f"{manifest.name}-{manifest.version}"
-    if final.exists():
-        raise InputError(f"a package {final.name} is already in {out_dir}; remove it first or pass --name")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=".import-", dir=out_dir))
-    temp.chmod(0o755)
-    try:
-        for filename, net in zip(manifest.members, nets):
-            # dynamic_network_architectures shares the encoder's tensors with the decoder: one copy each
-            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            write_safetensors(state, temp / filename, metadata={"model": manifest.name, "source": "nnU-Net v2"})
-        save_manifest(manifest, temp / MANIFEST_NAME)
-        replace_durably(temp, final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    log.info("imported an nnU-Net v2 model (%d fold(s)) as %s", len(nets), manifest.name)
+        # dynamic_network_architectures shares the encoder's tensors with the decoder: one copy each
+        weights[filename] = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    final = write_package(out_dir, manifest, weights, {"model": manifest.name, "source": "nnU-Net v2"})
+    log.info("imported an nnU-Net v2 model (%d fold(s)) as %s", len(weights), manifest.name)
     return final
