@@ -104,7 +104,10 @@ def test_uncertainty_layers_strips_and_most_uncertain_slice(qtbot, window):
     assert strip.isVisible() and strip.values.size == window.services.model.grid.shape[0]
     window.services.model.focused = "axial"
     window.services.ai.action_most_uncertain.trigger()
-    assert window.services.model.cursor.slice_of("axial") == int(np.argmax(strip.values))
+    assert strip.ranking is not None and strip.ranking.size == strip.values.size
+    expected = strip.most_uncertain
+    assert expected is not None
+    assert window.services.model.cursor.slice_of("axial") == expected
 
 
 def test_explain_label_adds_a_saliency_heatmap(qtbot, window):

@@ -22,6 +22,7 @@ from viewer.qt.ood_banner import OODBanner
 from viewer.qt.uncertainty_strip import (
     UncertaintyStrip,
     attach_under_slider,
+    per_slice_foreground_means,
     per_slice_means,
 )
 
@@ -190,8 +191,10 @@ class AIController(QObject):
         if vol is None or self.model.grid is None:
             return
         display = self.model.grid.view(vol.array)
+        foreground = self.model.grid.view(result.labels.array) > 0
         for name, strip in self.strips.items():
-            strip.set_values(per_slice_means(display, name))
+            strip.set_values(per_slice_means(display, name),
+                             ranking=per_slice_foreground_means(display, foreground, name))
             strip.set_current(self.model.cursor.slice_of(name))
 
     def most_uncertain_slice(self, view: str | None = None) -> int | None:
