@@ -46,3 +46,42 @@ def test_most_uncertain_slice_ranks_by_the_foreground_not_an_empty_slice(qtbot):
     assert strip.most_uncertain == 1
     strip.set_values(None)
     assert strip.most_uncertain is None and strip.ranking is None
+
+
+def _series_volume(description="T1 3D (MNI152 + lesion)", number=7):
+    from engine.volume import Geometry, Volume
+
+    arr = np.zeros((6, 8, 10), np.float32)
+    arr[2:4, 2:6, 3:7] = 500.0
+    meta = {"series_description": description, "series_number": number, "patient_name": "DOE^JANE",
+            "patient_id": "123456"}
+    return Volume(arr, Geometry((10, 8, 6), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0)), "MR", meta)
+
+
+def test_the_suggested_export_filename_is_safe_and_names_series_and_labels(qtbot, tmp_path):
+    import re
+
+    from engine.labels import LabelInfo, LabelTable
+    from viewer.qt.app import create_application
+    from viewer.qt.features._export_map import export_stem
+    from viewer.qt.main_window import MainWindow
+
+    create_application()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    image = _series_volume()
+    window.services.model.open_volume(image)
+    labels = image.with_array((image.array > 0).astype(np.uint8) * 2, modality="SEG", metadata={})
+    table = LabelTable([LabelInfo(1, "white matter", (250, 250, 225)),
+                        LabelInfo(2, "Lesion (new)", (230, 25, 75))])
+    window.services.model.layers.add_labels(labels, table, name="AI segmentation (candor tiny)")
+    window.services.export.action_export_seg.trigger()
+    dialog = window.services.export.dialog
+    name = dialog.destination.text().replace("\\", "/").rsplit("/", 1)[-1]
+    assert name == "T1_3D_MNI152_lesion_S7_white_matter-Lesion_new.nii.gz"
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
+    assert "DOE" not in name and "123456" not in name
+    dialog.close()
+    assert export_stem(_series_volume("", None), "") == "segmentation"
+    long = export_stem(_series_volume("x" * 200, 3), "y")
+    assert len(long) <= 80 and re.fullmatch(r"[A-Za-z0-9._-]+", long)
