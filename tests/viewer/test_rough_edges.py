@@ -85,3 +85,70 @@ def test_the_suggested_export_filename_is_safe_and_names_series_and_labels(qtbot
     assert export_stem(_series_volume("", None), "") == "segmentation"
     long = export_stem(_series_volume("x" * 200, 3), "y")
     assert len(long) <= 80 and re.fullmatch(r"[A-Za-z0-9._-]+", long)
+
+
+def _queued_ids():
+    from engine.corrections import CorrectionQueue
+
+    with CorrectionQueue() as queue:
+        return [item.id for item in queue.items()]
+
+
+def _draw_a_correction(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    from tests.viewer.edit_helpers import drag
+
+    window.services.model.cursor.set_slice("axial", 5)
+    qtbot.keyClick(window, Qt.Key.Key_B)
+    drag(window.services.viewer.views["axial"], [(20, 20)])
+
+
+def _messages(window) -> list[str]:
+    box = window.services.messages.list
+    return [box.item(i).text() for i in range(box.count())]
+
+
+def test_accept_asks_before_queuing_a_flagged_result_and_confirms_in_messages(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.viewer.edit_helpers import open_window
+
+    window = open_window(qtbot)
+    ai = window.services.model.layers.active_labels
+    ai.provenance = ai.provenance.with_ood(True, {"flag": True, "reasons": ["modality CT, trained on MR"]})
+    _draw_a_correction(qtbot, window)
+    edit = window.services.edit
+    asked = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or answer[0])     # the user's answer
+    assert edit.session.accept() is None                                     # "No": nothing queued
+    assert len(asked) == 1 and "flagged" in asked[0] and _queued_ids() == []
+    assert "Not queued" in window.statusBar().currentMessage()
+    answer[0] = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(edit.session.accepted, timeout=60000) as blocker:
+        edit.action_accept.trigger()
+    assert len(asked) == 2 and _queued_ids() == [blocker.args[0]]
+    assert any(t.startswith(f"Correction queued for fine-tuning ({blocker.args[0]})") for t in _messages(window))
+    assert "Correction queued" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(edit.session.autosaved, timeout=60000):
+        pass
+
+
+def test_accept_of_an_unflagged_result_does_not_ask(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from tests.viewer.edit_helpers import open_window
+
+    window = open_window(qtbot)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    _draw_a_correction(qtbot, window)
+    edit = window.services.edit
+    with qtbot.waitSignal(edit.session.accepted, timeout=60000) as blocker:
+        edit.action_accept.trigger()
+    assert asked == [] and _queued_ids() == [blocker.args[0]]
+    assert any("Correction queued for fine-tuning" in t for t in _messages(window))
+    with qtbot.waitSignal(edit.session.autosaved, timeout=60000):
+        pass
