@@ -152,3 +152,30 @@ def test_accept_of_an_unflagged_result_does_not_ask(qtbot, monkeypatch):
     assert any("Correction queued for fine-tuning" in t for t in _messages(window))
     with qtbot.waitSignal(edit.session.autosaved, timeout=60000):
         pass
+
+
+def test_a_dicom_series_with_a_clipping_header_window_opens_in_mr_auto(qtbot, tmp_path):
+    from engine.io import load, write_series
+    from engine.volume import Geometry, Volume
+    from viewer.qt.app import create_application
+    from viewer.qt.main_window import MainWindow
+
+    rng = np.random.default_rng(5)
+    arr = np.zeros((8, 24, 24), np.int16)
+    arr[2:6, 4:20, 4:12] = rng.integers(300, 500, (4, 16, 8))      # "grey matter"
+    arr[2:6, 4:20, 12:20] = rng.integers(820, 950, (4, 16, 8))     # "white matter"
+    write_series(Volume(arr, Geometry((24, 24, 8), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0)), "MR"), tmp_path / "s",
+                 modality="MR", window=(400.0, 800.0))                 # [0, 800]: half the brain white
+    volume = load(str(tmp_path / "s"))
+    assert volume.metadata["window_presets"][0] == (400.0, 800.0)
+    create_application()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    notes = []
+    model = window.services.model
+    model.window.events.note.connect(notes.append)
+    model.open_volume(volume)
+    assert model.window.preset_name == "MR auto"
+    lo, hi = model.window.range
+    assert lo > 250 and 900 < hi < 1000         # spans grey and white matter, saturates neither
+    assert len(notes) == 1 and "MR auto" in notes[0]
