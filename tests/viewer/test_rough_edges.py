@@ -179,3 +179,4 @@ def test_a_dicom_series_with_a_clipping_header_window_opens_in_mr_auto(qtbot, tm
     lo, hi = model.window.range
     assert lo > 250 and 900 < hi < 1000         # spans grey and white matter, saturates neither
     assert len(notes) == 1 and "MR auto" in notes[0]
+    assert notes[0] in window.services.messages.texts("info")          # said where the user reads
