@@ -51,24 +51,31 @@ the rest load. No single array larger than ``CANDOR_MAX_VOLUME_BYTES`` (default 
 
 from __future__ import annotations
 
-import logging as _logging
-import warnings as _warnings
-
-import pydicom as _pydicom
+from engine.io import dicomlib as _dicomlib
 
 # pydicom's reading warnings quote element values, which may identify a patient: keep them out of
 # logs and stderr. Damaged files are reported by Candor itself (ScanResult.skipped, errors).
-_pydicom.config.settings.reading_validation_mode = _pydicom.config.IGNORE
-_logging.getLogger("pydicom").setLevel(_logging.CRITICAL)
-_warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
+# pydicom itself is imported only when a file needs it (engine.io.dicomlib).
+_dicomlib.quiet_filters()
+_dicomlib.configure_if_loaded()
 
-from engine.io.dicom_load import load_series  # noqa: E402
-from engine.io.dicom_write import write_series  # noqa: E402
+from engine.io.dicom_load import load_series  # noqa: E402, I001
 from engine.io.formats import read_image, write_image  # noqa: E402
 from engine.io.load import load, pick_series  # noqa: E402
 from engine.io.model import ScanResult, SeriesInfo, Skipped, StudyInfo  # noqa: E402
 from engine.io.resample import regularize  # noqa: E402
 from engine.io.scan import scan  # noqa: E402
+
+
+def __getattr__(name: str):
+    """``write_series`` imports pydicom's writer classes: only when it is used."""
+    if name == "write_series":
+        from engine.io.dicom_write import write_series
+
+        globals()["write_series"] = write_series
+        return write_series
+    raise AttributeError(f"module 'engine.io' has no attribute {name!r}")
+
 
 __all__ = [
     "ScanResult", "SeriesInfo", "Skipped", "StudyInfo", "load", "load_series", "pick_series",

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import struct
 
-import pydicom
-
+from engine.io.dicomlib import pydicom as _configured_pydicom
 from engine.io.guard import PASS_THROUGH, DamagedData
+
+pydicom = _configured_pydicom()  # this module is imported only when compressed data is checked
 
 try:
     from rle.rle import decode_segment as _decode_segment

@@ -6,7 +6,6 @@ import logging
 
 from engine.errors import InputError
 from engine.io.model import SeriesInfo
-from engine.io.multiframe import frame_headers
 from engine.io.pixels import allocate, fill, plan_pixels
 from engine.io.stack import StackGeometry, stack_geometry
 from engine.jobs import CancelToken, ProgressCallback, report, sub_progress
@@ -22,6 +21,8 @@ def load_series(info: SeriesInfo, *, progress: ProgressCallback | None = None,
         raise InputError("this is a segmentation; open its image series and add it as an overlay")
     headers = info.headers
     if len(headers) == 1 and headers[0].is_multiframe:
+        from engine.io.multiframe import frame_headers  # pydicom: only for multi-frame files
+
         headers = frame_headers(headers[0])
     report(progress, cancel, 0.0, "ordering slices")
     stack = stack_geometry(headers)

@@ -12,9 +12,8 @@ import logging
 import os
 from pathlib import Path
 
-import pydicom
-
 from engine.errors import CandorError
+from engine.io import dicomlib
 from engine.io.guard import boundary
 from engine.io.model import Skipped
 
@@ -38,7 +37,7 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
     listed: list[Path] = []
     try:
         with boundary("the DICOMDIR index"):  # pydicom raises lazily, while records are read too
-            ds = pydicom.dcmread(path, force=True, defer_size=1 << 20)  # no huge reads
+            ds = dicomlib.pydicom().dcmread(path, force=True, defer_size=1 << 20)  # no huge reads
             refs = [_parts(rec.get("ReferencedFileID")) for rec in
                     ds.get("DirectoryRecordSequence", []) or []]
     except CandorError as exc:  # damaged index: fall back to scanning the folder
@@ -60,7 +59,7 @@ def dicomdir_files(path: Path, skipped: list[Skipped]) -> list[Path]:
 def _parts(ref) -> list[str]:
     if not ref:
         return []
-    many = isinstance(ref, (list, pydicom.multival.MultiValue))
+    many = isinstance(ref, (list, dicomlib.pydicom().multival.MultiValue))
     return [str(p) for p in (ref if many else [ref])]
 
 

@@ -263,13 +263,20 @@ def _format_name(path: Path) -> str:
 
 
 def write_image(volume: Volume, path: str | os.PathLike) -> Path:
-    """Write ``volume`` with its geometry to .nii.gz / .nii / .nrrd / .mha."""
-    import SimpleITK as sitk
+    """Write ``volume`` with its geometry to .nii.gz / .nii / .nrrd / .mha.
 
+    ``.nii`` is written by :mod:`engine.io.nifti_write` (the header ITK writes, then the array
+    buffer: no copy, no SimpleITK import); everything else by SimpleITK."""
     path = Path(path)
     if suffix_of(path) not in WRITE_SUFFIXES:
         raise InputError(f"cannot write a {suffix_of(path) or 'suffix-less'} file: use one of {', '.join(WRITE_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    from engine.io import nifti_write
+
+    if suffix_of(path) == ".nii" and nifti_write.can_write(volume):
+        return nifti_write.write_nifti(volume, path)
+    import SimpleITK as sitk
+
     sitk.WriteImage(volume.to_sitk(), str(path), useCompression=suffix_of(path) != ".nii")
     return path
 

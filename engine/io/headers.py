@@ -13,17 +13,18 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import CandorError, InputError
 from engine.io import fastheader
+from engine.io.dicomlib import pydicom
 from engine.io.formats import READ_SUFFIXES
 from engine.io.guard import MAX_SLICE_PIXELS, PASS_THROUGH, damage, max_voxel_bytes
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ ENHANCED_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET",
     "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET",
 }
-_RAW_SYNTAXES = {pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian}
+EXPLICIT_LE, IMPLICIT_LE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
+_DEFLATED, _EXPLICIT_BE = "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"
+_RAW_SYNTAXES = {EXPLICIT_LE, IMPLICIT_LE}
 _PIXEL_VRS = (b"OB", b"OW", b"OD", b"OF", b"OL", b"UN", b"OV")
 # What a 128-byte preamble may hide (CVE-2019-11687: a file that is DICOM and also something
 # else). TIFF is left out on purpose: DICOM/TIFF dual-personality files are allowed by Part 10.
@@ -100,7 +103,7 @@ class SliceHeader:
     slope: float = 1.0
     intercept: float = 0.0
     has_rescale: bool = False
-    transfer_syntax: str = pydicom.uid.ExplicitVRLittleEndian
+    transfer_syntax: str = EXPLICIT_LE
     pixel_offset: int | None = None  # byte offset of raw (uncompressed LE) pixel values
     pixel_length: int | None = None
     image_type: tuple[str, ...] = ()
@@ -174,7 +177,7 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
     if len(head) < size:  # try the first chunk only; fall back to the whole file
         try:
             buf = io.BytesIO(head)
-            ds = pydicom.dcmread(buf, stop_before_pixels=True, force=force)
+            ds = pydicom().dcmread(buf, stop_before_pixels=True, force=force)
             if _stopped_at_pixels(head, buf.tell()):
                 return ds, buf.tell()
         except PASS_THROUGH:
@@ -184,12 +187,12 @@ def _parse(fp: Any, head: bytes, size: int) -> tuple[Dataset, int | None]:
     _check_inflated_size(fp, head, size)
     fp.seek(0)
     # large values are skipped, not read: a length field claiming 4 GB must not allocate 4 GB
-    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=force, defer_size=_DEFER_BYTES)
+    ds = pydicom().dcmread(fp, stop_before_pixels=True, force=force, defer_size=_DEFER_BYTES)
     at = fp.tell()
     if at > size:
         raise SkipFile("damaged or truncated DICOM (an element runs past the end of the file)")
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:  # position is in the inflated stream
+    if syntax == _DEFLATED:  # position is in the inflated stream
         return ds, (-1 if "Rows" in ds else None)
     return ds, (at if at < size else None)
 
@@ -226,7 +229,7 @@ def _to_header(path: str, size: int, ds: Dataset, offset: int | None, head: byte
         # de-identified exports sometimes strip the UID: group by frame of reference instead
         series_uid = f"no-series-uid:{ds.get('FrameOfReferenceUID', '') or ds.get('StudyInstanceUID', '') or 'unknown'}"
     if offset is None and not is_seg:
-        name = UID(sop_class).name if sop_class else "unknown object"
+        name = pydicom().uid.UID(sop_class).name if sop_class else "unknown object"
         raise SkipFile(f"no image data ({name})")
     h = SliceHeader(
         path=path, file_size=size, sop_class_uid=sop_class,
@@ -311,8 +314,8 @@ def _encoding_of(ds: Any) -> str:
     """The syntax pydicom found in a file without meta information (no preamble)."""
     implicit, little = getattr(ds, "original_encoding", (True, True))
     if not little:
-        return pydicom.uid.ExplicitVRBigEndian
-    return pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
+        return _EXPLICIT_BE
+    return IMPLICIT_LE if implicit else EXPLICIT_LE
 
 
 def _image_facts(h: SliceHeader, ds: Dataset) -> None:
@@ -407,7 +410,7 @@ def _windows(ds: Dataset) -> list[tuple[float, float]]:
 def _list(value: Any) -> list:
     if value is None or value == "":
         return []
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # pydicom MultiValue too
         return list(value)
     return [value]
 
@@ -439,13 +442,14 @@ def _int(value: Any) -> int | None:
 
 def decoder_hint(transfer_syntax: str) -> str:
     """Which package decodes ``transfer_syntax`` (for 'missing decoder' messages)."""
-    uid = UID(transfer_syntax)
-    if uid in pydicom.uid.JPEGLSTransferSyntaxes:
+    uids = pydicom().uid
+    uid = uids.UID(transfer_syntax)
+    if uid in uids.JPEGLSTransferSyntaxes:
         return "pyjpegls (pip install pyjpegls)"
-    if uid in pydicom.uid.JPEG2000TransferSyntaxes:
+    if uid in uids.JPEG2000TransferSyntaxes:
         return "pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)"
-    if uid == pydicom.uid.RLELossless:
+    if uid == uids.RLELossless:
         return "pylibjpeg-rle (pip install pylibjpeg pylibjpeg-rle)"
-    if uid in pydicom.uid.JPEGTransferSyntaxes:
+    if uid in uids.JPEGTransferSyntaxes:
         return "pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)"
     return "python-gdcm (pip install python-gdcm)"

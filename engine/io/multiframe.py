@@ -11,14 +11,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import pydicom
 from pydicom.dataset import Dataset
 
 from engine.errors import InputError
+from engine.io.dicomlib import pydicom as _configured_pydicom
 from engine.io.guard import boundary
 from engine.io.headers import SliceHeader, _float, _floats, _windows
 
 log = logging.getLogger(__name__)
+pydicom = _configured_pydicom()  # imported by the loader only for multi-frame files
 
 
 def frame_headers(h: SliceHeader) -> list[SliceHeader]:

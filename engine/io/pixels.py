@@ -16,10 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pydicom
 
 from engine.errors import CandorError, InputError, UnsupportedError
-from engine.io.codestream import check_frame
+from engine.io import dicomlib
 from engine.io.guard import MAX_VOXEL_BYTES, boundary, check_allocation, position
 from engine.io.headers import SliceHeader, decoder_hint
 from engine.jobs import CancelToken, ProgressCallback, report
@@ -182,6 +181,7 @@ class _SliceFiller:
 
     def decoded_frames(self, headers: list[SliceHeader], ks: list[int], *,
                        progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        pydicom = dicomlib.pydicom()
         from pydicom.pixels import iter_pixels
 
         where = {headers[k].frame_index: k for k in ks}
@@ -269,6 +269,7 @@ def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) ->
 
 def _decode(h: SliceHeader, where: str) -> np.ndarray:
     """Decode one file's (or one frame's) pixels, behind the decoder boundary."""
+    pydicom = dicomlib.pydicom()
     subject = f"the {pydicom.uid.UID(h.transfer_syntax).name} pixel data of {where}"
     with boundary(subject, "decoded", convert=lambda exc: _missing_decoder(exc, h)):
         ds = pydicom.dcmread(h.path, force=True)
@@ -282,10 +283,13 @@ def _decode(h: SliceHeader, where: str) -> np.ndarray:
 
 def _check_codestream(ds, h: SliceHeader, indices: list[int], subject_of) -> None:
     """Compare each wanted compressed frame with the header before a decoder sees it."""
+    pydicom = dicomlib.pydicom()
     syntax = pydicom.uid.UID(h.transfer_syntax)
     if not syntax.is_encapsulated or "PixelData" not in ds:
         return
     from pydicom.encaps import generate_frames
+
+    from engine.io import codestream  # imports pydicom's UID lists: only for compressed data
 
     wanted = {i: n for n, i in enumerate(indices)}
     extended = None
@@ -295,7 +299,7 @@ def _check_codestream(ds, h: SliceHeader, indices: list[int], subject_of) -> Non
                              extended_offsets=extended)
     for i, frame in enumerate(frames):
         if i in wanted:
-            for note in check_frame(frame, syntax, h.rows, h.columns, h.samples,
+            for note in codestream.check_frame(frame, syntax, h.rows, h.columns, h.samples,
                                     h.bits_allocated, subject_of(wanted[i])):
                 if note not in h.warnings:
                     h.warnings.append(note)
@@ -307,7 +311,7 @@ def _missing_decoder(exc: BaseException, h: SliceHeader) -> CandorError | None:
     """A missing decoder names the package to install; anything else is a damaged file."""
     text = str(exc).lower() if isinstance(exc, (RuntimeError, NotImplementedError)) else ""
     if "missing dependencies" in text or "no pixel data decoders" in text:
-        syntax = pydicom.uid.UID(h.transfer_syntax)
+        syntax = dicomlib.pydicom().uid.UID(h.transfer_syntax)
         return UnsupportedError(f"no decoder for {syntax.name} is installed; install "
                                 f"{decoder_hint(h.transfer_syntax)}")
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,10 @@ log = logging.getLogger(__name__)
 
 MAX_FILES = 200_000
 _CHUNK = 64
+
+
+_SERIAL_PROBE = 16  # files read in the calling thread before deciding on threads
+_SLOW_FILE_S = 0.0005  # a header takes ~0.06 ms from the page cache; much slower means I/O waits
 
 
 def workers() -> int:
@@ -89,17 +94,37 @@ def read_headers(files: list[Path], skipped: list[Skipped], *,
     """Headers of ``files`` (threads, in chunks so that cancel stops within a chunk)."""
     headers: list[SliceHeader] = []
     total = max(len(files), 1)
+
+    def keep(batch: list[Path], outcomes: Iterable[SliceHeader | str], start: int) -> None:
+        for path, outcome in zip(batch, outcomes):
+            if isinstance(outcome, SliceHeader):
+                headers.append(outcome)
+            else:
+                skipped.append(Skipped(str(path), outcome))
+        report(progress, cancel, 0.95 * min(1.0, (start + len(batch)) / total),
+               f"reading headers ({start + len(batch)}/{len(files)})")
+
+    # From the page cache one thread is fastest (threads only add GIL hand-offs: 12.6 ms serial
+    # vs 22.5 ms with four threads for 200 files); a slow first few files mean a cold disk or a
+    # network share, where threads overlap the waits.
+    probe = files[:_SERIAL_PROBE]
+    began = time.perf_counter()
+    keep(probe, [_safe_header(p) for p in probe], 0)
+    rest = files[len(probe):]
+    if not rest:
+        return headers
+    if threads is None and (time.perf_counter() - began) / len(probe) < _SLOW_FILE_S:
+        threads = 1
     threads = threads or workers()
+    if threads == 1:
+        for start in range(0, len(rest), _CHUNK):
+            batch = rest[start:start + _CHUNK]
+            keep(batch, [_safe_header(p) for p in batch], len(probe) + start)
+        return headers
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="candor-scan") as pool:
-        for start in range(0, len(files), _CHUNK * threads):
-            batch = files[start:start + _CHUNK * threads]
-            for path, outcome in zip(batch, pool.map(_safe_header, batch)):
-                if isinstance(outcome, SliceHeader):
-                    headers.append(outcome)
-                else:
-                    skipped.append(Skipped(str(path), outcome))
-            report(progress, cancel, 0.95 * min(1.0, (start + len(batch)) / total),
-                   f"reading headers ({start + len(batch)}/{len(files)})")
+        for start in range(0, len(rest), _CHUNK * threads):
+            batch = rest[start:start + _CHUNK * threads]
+            keep(batch, pool.map(_safe_header, batch), len(probe) + start)
     return headers
 
 

@@ -62,11 +62,18 @@ def stack_geometry(headers: list[SliceHeader]) -> StackGeometry:
         raise InputError("two slices of this stack lie at the same position")
     sz = float(dist[-1] - dist[0]) / (len(headers) - 1)
     irregular = _spacing_warnings(gaps, dist, warnings)
-    _thickness_hint(h0, float(np.median(gaps)), warnings)
+    _thickness_hint(h0, _median(gaps), warnings)
     irregular |= _tilt_warning(positions, dist, normal, warnings)
     geom = Geometry((h0.columns, h0.rows, len(headers)), (sx, sy, sz), positions[0],
                     np.column_stack([row, col, normal]).ravel())
     return StackGeometry(headers, geom, positions, warnings, irregular)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, without the ``numpy.ma`` import (6 ms) its NaN check costs."""
+    s = np.sort(values)
+    mid = len(s) // 2
+    return float(s[mid]) if len(s) % 2 else float((s[mid - 1] + s[mid]) / 2)
 
 
 def _orientation(h: SliceHeader, warnings: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +111,7 @@ def _pixel_spacing(h: SliceHeader, warnings: list[str]) -> tuple[float, float]:
 
 
 def _spacing_warnings(gaps: np.ndarray, dist: np.ndarray, warnings: list[str]) -> bool:
-    step = float(np.median(gaps))
+    step = _median(gaps)
     tol = max(0.01, 0.005 * step)
     if np.all(np.abs(gaps - step) <= tol):
         return False
