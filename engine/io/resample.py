@@ -31,6 +31,10 @@ def regularize(volume: Volume, spacing: float | None = None, *,
     rel = positions - positions[0]
     dist = rel @ normal
     offsets = np.column_stack([rel @ col / g.spacing[1], rel @ row / g.spacing[0]])  # (j, i)
+    # A shift of 1.0000001 rows would put row 0 a hair outside the slice, and ndimage's constant
+    # mode fills such a row with the fill value: whole-row shifts are snapped to whole rows.
+    whole = np.rint(offsets)
+    offsets = np.where(np.abs(offsets - whole) < 1e-6, whole, offsets)
     gaps = np.diff(dist)
     step = float(spacing or (np.min(gaps[gaps > 1e-3]) if np.any(gaps > 1e-3) else g.spacing[2]))
     n_out = int(np.floor(dist[-1] / step + 1e-6)) + 1
