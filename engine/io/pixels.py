@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -123,19 +124,51 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
     if frames:  # compressed multi-frame: decode the file once, frame by frame, in file order
         filler.decoded_frames(headers, frames, progress=progress, cancel=cancel)
     done = len(frames)
+    raw_serial = False
+    if workers is None and raw:
+        probed, raw_serial = _probe_serially(raw, headers, filler)
+        done, raw = done + len(probed), raw[len(probed):]
+        report(progress, cancel, done / n, f"reading pixels ({done}/{n})")
     workers = workers or min(4, (os.cpu_count() or 2) + 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="candor-load") as pool:
-        for ks, fn in ((raw, filler.raw), (coded, filler.decoded)):
+        for ks, fn, serial in ((raw, filler.raw, raw_serial), (coded, filler.decoded, False)):
             step = max(8, workers * 8)
             for start in range(0, len(ks), step):
                 chunk = ks[start:start + step]
                 report(None, cancel, 0.0)  # stop before the next chunk if cancelled
-                list(pool.map(lambda k, fill=fn: fill(k, headers[k]), chunk))
+                if serial:
+                    for k in chunk:
+                        fn(k, headers[k])
+                else:
+                    list(pool.map(lambda k, fill=fn: fill(k, headers[k]), chunk))
                 done += len(chunk)
                 report(progress, cancel, done / n, f"reading pixels ({done}/{n})")
     if plan.deferred:
         return _apply_deferred(array, plan, filler.lo, filler.hi)
     return array
+
+
+_PROBE_SLICES = 16
+_FAST_BYTES_PER_S = 1e9  # the page cache gives ~10 GB/s; a disk or a share well under 1 GB/s
+_FAST_SLICE_S = 2e-4  # small slices: an open + read from the page cache takes ~0.02 ms
+
+
+def _probe_serially(raw: list[int], headers: list[SliceHeader],
+                    filler: _SliceFiller) -> tuple[list[int], bool]:
+    """Read the first raw slices in this thread: ``(slices read, whether at page-cache speed)``.
+
+    From the page cache one thread is fastest (9 ms for 200 512×512 slices, 11 ms with 2–3
+    threads, more with the pool's hand-offs); from a cold disk or a network share threads
+    overlap the waits."""
+    probe = raw[:_PROBE_SLICES]
+    began = time.perf_counter()
+    for k in probe:
+        filler.raw(k, headers[k])
+    took = max(time.perf_counter() - began, 1e-9)
+    rate = filler.array[0].nbytes * len(probe) / took
+    fast = len(probe) == _PROBE_SLICES and (rate > _FAST_BYTES_PER_S
+                                            or took / len(probe) < _FAST_SLICE_S)
+    return probe, fast
 
 
 class _SliceFiller:
