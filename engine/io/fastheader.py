@@ -84,32 +84,35 @@ class Truncated(Exception):
     """The whole file was at hand and an element runs past its end."""
 
 
+_EXPLICIT_HEAD = struct.Struct("<HH2sH")  # group, element, VR, short length
+_IMPLICIT_HEAD = struct.Struct("<HHI")  # group, element, length
+_U32 = struct.Struct("<I")
+
+
 def _walk(data: bytes, pos: int, *, explicit: bool, group2_only: bool,
           complete: bool = False) -> tuple[dict, Any]:
     values: dict[str, Any] = {}
     n = len(data)
     while pos + 8 <= n:
-        group, elem = struct.unpack_from("<HH", data, pos)
+        short = explicit or (data[pos] == 2 and data[pos + 1] == 0)  # group 2 is explicit VR
+        if short:
+            group, elem, vr, length = _EXPLICIT_HEAD.unpack_from(data, pos)
+        else:
+            group, elem, length = _IMPLICIT_HEAD.unpack_from(data, pos)
         tag = (group << 16) | elem
         if group2_only and group != 2:
             return values, pos
         if tag in _PIXEL_TAGS:
             return values, pos
-        if explicit or group == 2:
-            vr = data[pos + 4:pos + 6]
+        start = pos + 8
+        if short:
             if vr in _LONG_VRS:
                 if pos + 12 > n:
                     break
-                length = struct.unpack_from("<I", data, pos + 8)[0]
+                length = _U32.unpack_from(data, pos + 8)[0]
                 start = pos + 12
-            else:
-                if not vr.isalpha():
-                    raise _Unusual()
-                length = struct.unpack_from("<H", data, pos + 6)[0]
-                start = pos + 8
-        else:
-            length = struct.unpack_from("<I", data, pos + 4)[0]
-            start = pos + 8
+            elif not vr.isalpha():
+                raise _Unusual()
         if length == 0xFFFFFFFF:
             raise _Unusual()  # undefined-length sequence before the pixels
         if start + length > n:
