@@ -11,7 +11,7 @@ Python runs as it does when installed, with compiled bytecode (``PYTHONPYCACHEPR
 ``-X importtime`` summary lists the slowest top-level imports of each start-up command and
 whether anything heavy was imported.
 
-    python bench/bench_convert.py [--repeats 15] [--slices 200] [--markdown]
+    python bench/bench_convert.py [--repeats 15] [--slices 200] [--markdown] [--baseline-tree DIR]
 """
 
 from __future__ import annotations
@@ -60,16 +60,20 @@ def environment() -> dict[str, str]:
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall s, CPU s of the child) of one run."""
+    """(wall s, CPU s of the child) of one run; ``cmd`` may start with ``("cwd", folder)``."""
+    cwd = None
+    if cmd and isinstance(cmd[0], tuple):
+        cwd, cmd = cmd[0][1], cmd[1:]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=cwd)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def convert_commands(folder: Path, out: Path) -> dict[str, callable]:
+def convert_commands(folder: Path, out: Path, baseline: Path | None) -> dict[str, callable]:
     def candor() -> list[str]:
         target = out / "candor.nii"
         target.unlink(missing_ok=True)
@@ -81,7 +85,16 @@ def convert_commands(folder: Path, out: Path) -> dict[str, callable]:
         target.mkdir()
         return ["dcm2niix", "-z", "n", "-b", "n", "-f", "x", "-o", str(target), str(folder)]
 
-    return {"candor convert": candor, "dcm2niix -z n": dcm2niix}
+    def before() -> list:  # another checkout of Candor (e.g. `git archive OLD engine viewer`)
+        target = out / "baseline.nii"
+        target.unlink(missing_ok=True)
+        return [("cwd", str(baseline)), sys.executable, "-m", "engine", "convert", str(folder),
+                "--out", str(target)]
+
+    commands = {"candor convert": candor, "dcm2niix -z n": dcm2niix}
+    if baseline is not None:
+        commands["candor convert (baseline tree)"] = before
+    return commands
 
 
 WORK = """
@@ -155,6 +168,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--slices", type=int, default=200)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--baseline-tree", type=Path, metavar="DIR",
+                    help="also time `python -m engine convert` from this source tree")
     args = ap.parse_args()
     if shutil.which("dcm2niix") is None:
         print("dcm2niix is not installed (apt-get install dcm2niix)", file=sys.stderr)
@@ -163,7 +178,8 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(f"peer: {version(['dcm2niix', '-v'])}")
     with tempfile.TemporaryDirectory() as tmp:
-        conv = run_interleaved(convert_commands(folder, Path(tmp)), args.repeats, env)
+        conv = run_interleaved(convert_commands(folder, Path(tmp), args.baseline_tree),
+                               args.repeats, env)
         work = work_only(folder, Path(tmp), args.repeats, env)
     floor = {"python -c pass": lambda: [sys.executable, "-c", "pass"],
              "python -c 'import numpy'": lambda: [sys.executable, "-c", "import numpy"]}
