@@ -124,6 +124,8 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
     if frames:  # compressed multi-frame: decode the file once, frame by frame, in file order
         filler.decoded_frames(headers, frames, progress=progress, cancel=cancel)
     done = len(frames)
+    if workers is None and len(coded) > 1:  # the first slice says whether processes pay off
+        done, coded = _coded_in_processes(filler, headers, coded, progress, cancel, done, n)
     raw_serial = False
     if workers is None and raw:
         probed, raw_serial = _probe_serially(raw, headers, filler)
@@ -146,6 +148,22 @@ def fill(array: np.ndarray, headers: list[SliceHeader], plan: PixelPlan, *,
     if plan.deferred:
         return _apply_deferred(array, plan, filler.lo, filler.hi)
     return array
+
+
+def _coded_in_processes(filler: _SliceFiller, headers: list[SliceHeader], coded: list[int],
+                        progress, cancel, done: int, n: int) -> tuple[int, list[int]]:
+    """Decode ``coded`` on every core when that pays off (:mod:`engine.io.decode_pool`);
+    ``(slices done, slices still to decode)``."""
+    from engine.io import decode_pool
+
+    began = time.perf_counter()
+    filler.decoded(coded[0], headers[coded[0]])
+    first_s, done, rest = time.perf_counter() - began, done + 1, coded[1:]
+    report(progress, cancel, done / n, f"decoding pixels ({done}/{n})")
+    if decode_pool.processes_pay_off(first_s, len(rest)) and decode_pool.decode_in_processes(
+            filler, headers, rest, progress=progress, cancel=cancel, done=done, total=n):
+        return done + len(rest), []
+    return done, rest
 
 
 _PROBE_SLICES = 16
@@ -204,7 +222,10 @@ class _SliceFiller:
             self._track(target)
 
     def decoded(self, k: int, h: SliceHeader) -> None:
-        pixels = _decode(h, self.where(k))
+        self.place_decoded(k, decode_slice(h, self.where(k)))
+
+    def place_decoded(self, k: int, pixels: np.ndarray) -> None:
+        """Put one decoded slice into ``array[k]`` (rescale, inversion, dtype of the plan)."""
         if pixels.shape != self.array.shape[1:]:
             raise InputError(f"{self.where(k)} decodes to {pixels.shape} pixels, the stack has "
                              f"{self.array.shape[1:]}")
@@ -300,7 +321,7 @@ def _apply_deferred(array: np.ndarray, plan: PixelPlan, lo: float, hi: float) ->
     return wide
 
 
-def _decode(h: SliceHeader, where: str) -> np.ndarray:
+def decode_slice(h: SliceHeader, where: str) -> np.ndarray:
     """Decode one file's (or one frame's) pixels, behind the decoder boundary."""
     pydicom = dicomlib.pydicom()
     subject = f"the {pydicom.uid.UID(h.transfer_syntax).name} pixel data of {where}"
