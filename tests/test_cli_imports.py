@@ -10,7 +10,9 @@ No timing is asserted: the benchmark (bench/bench_convert.py) measures it.
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +35,9 @@ with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(sys.argv[1:])
     except SystemExit as exc:  # argparse's --version exits
         code = exc.code
-print(json.dumps({"code": code, "modules": sorted(sys.modules), "out": out.getvalue()}))
+import os
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "out": out.getvalue(),
+                  "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
 """
 
 
@@ -59,6 +63,8 @@ def test_version_imports_nothing_heavy():
     result = loaded_after("--version")
     assert result["code"] == 0 and "candor" in result["out"]
     assert heavy_in(result["modules"], ("pydicom",)) == []
+    # set before numpy's OpenBLAS started its threads (a value the user chose is kept)
+    assert result["blas_threads"] == os.environ.get("OPENBLAS_NUM_THREADS", "1")
 
 
 @pytest.mark.parametrize("command", ["info", "scan"])
@@ -73,3 +79,11 @@ def test_convert_to_nii_imports_neither_simpleitk_nor_pydicom(series, tmp_path):
     result = loaded_after("convert", str(series), "--out", str(tmp_path / "ct.nii"))
     assert result["code"] == 0 and (tmp_path / "ct.nii").stat().st_size == 352 + 16 * 16 * 4 * 2
     assert heavy_in(result["modules"], ("pydicom",)) == []
+
+
+def test_main_called_in_process_leaves_the_garbage_collector_alone(series):
+    from engine.cli import main
+
+    frozen = gc.get_freeze_count()
+    assert main(["scan", str(series)]) == 0
+    assert gc.get_freeze_count() == frozen  # only the candor process itself freezes its heap
