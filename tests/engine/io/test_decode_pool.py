@@ -82,14 +82,15 @@ def test_a_damaged_slice_is_named_as_in_one_process(j2k_series, tmp_path):
         (damaged / f.name).write_bytes(f.read_bytes())
     other = tmp_path / "other"
     write_series(phantom(nz=1, ny=32, nx=40), other, transfer_syntax=JPEG2000Lossless)
-    victim = sorted(damaged.iterdir())[6]
-    ds = pydicom.dcmread(victim)
-    ds.PixelData = pydicom.dcmread(next(other.iterdir())).PixelData  # a 40×32 codestream
-    ds.save_as(victim)
+    for index in (3, 8):  # one near each end: the workers start at the front, this process
+        victim = sorted(damaged.iterdir())[index]  # at the back; the first in order is named
+        ds = pydicom.dcmread(victim)
+        ds.PixelData = pydicom.dcmread(next(other.iterdir())).PixelData  # a 40×32 codestream
+        ds.save_as(victim)
     with pytest.raises(InputError) as here:
         load(damaged)
     pooled = pooled_load(damaged)
-    assert "slice 7 of 10" in str(here.value) and "codestream declares" in str(here.value)
+    assert "slice 4 of 10" in str(here.value) and "codestream declares" in str(here.value)
     assert (pooled["type"], pooled["error"]) == (type(here.value).__name__, str(here.value))
 
 
