@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.corrections.finetune_data import (REGRESSION_DIR, REHEARSAL_DIR, load_regression_set,
@@ -47,7 +48,72 @@ def _load_pairs(queue: CorrectionQueue, items: list, manifest, cancel) -> list:
     return pairs
 
 
-def _write_package(loaded, networks, manifest, version: str, training: dict, validation: dict) -> Path:
+@dataclass(frozen=True)
+class FinetuneData:
+    """What one fine-tuning reads at a site: the queued corrections it fits (split by study into
+    training and validation), the frozen regression set, the rehearsal cases (replayed, held
+    out) and the labels the corrections changed. Federated fine-tuning reads the same."""
+
+    manifest: object
+    items: list
+    train_items: list
+    val_items: list
+    train: list
+    val: list
+    regression: list
+    replay: list
+    check: list
+    rehearsal_source: str
+    changed: frozenset
+
+
+def prepare_data(loaded, cfg: FinetuneConfig, *, queue_root: Path | None = None, progress=None,
+                 cancel=None) -> FinetuneData:
+    """Read the queue, regression and rehearsal sets for fine-tuning ``loaded`` (InputError if
+    the queue holds no correction for it)."""
+    manifest = loaded.manifest
+    report(progress, cancel, 0.0, "reading the corrections")
+    with CorrectionQueue(queue_root) as queue:
+        items = [i for i in queue.items() if _fits(i, manifest)]
+        if not items:
+            raise InputError(f"no queued corrections for {manifest.name} (labels 0..{len(manifest.labels)})")
+        train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
+        train = _load_pairs(queue, train_items, manifest, cancel)
+        val = _load_pairs(queue, val_items, manifest, cancel)
+    regression = [prepare(n, image, labels, manifest)
+                  for n, image, labels in load_regression_set(loaded.path)]
+    report(progress, cancel, 0.02, "preparing the rehearsal cases")
+    pairs, source = rehearsal_pairs(loaded, manifest, cfg.generated_rehearsal, seed=cfg.seed, cancel=cancel)
+    replay, check = split_rehearsal(pairs, cfg.rehearsal_check_fraction)
+    if not replay:
+        log.warning("no rehearsal cases for %s: fine-tuning on the corrections alone", manifest.name)
+    changed = frozenset(int(l["id"]) for i in items for l in i.stats.get("labels", [])
+                        if l.get("added") or l.get("removed"))
+    return FinetuneData(manifest, items, train_items, val_items, train, val, regression, replay,
+                        check, source, changed)
+
+
+def measure(nets: list, data: FinetuneData, device, cancel=None) -> dict:
+    """Dice of ``nets`` on the validation split (the training corrections when there is none;
+    judged on the changed labels) and on the frozen regression set: what :func:`verdict` compares."""
+    return {"validation": evaluate(nets, data.val or data.train, data.manifest, device, cancel, data.changed),
+            "regression": evaluate(nets, data.regression, data.manifest, device, cancel)}
+
+
+def train_members(nets: list, data: FinetuneData, cfg: FinetuneConfig, device, *, progress=None,
+                  cancel=None) -> list[dict]:
+    """Fine-tune every ensemble member in place (rehearsal, edit-weighted loss, early stopping);
+    returns their histories."""
+    histories = []
+    for m, net in enumerate(nets):
+        span = sub_progress(progress, 0.1 + 0.8 * m / len(nets), 0.1 + 0.8 * (m + 1) / len(nets))
+        histories.append(train_member(net, data.train, data.val, data.manifest, cfg, device,
+                                      seed=cfg.seed + m, rehearsal=data.replay, check=data.check,
+                                      labels=data.changed, progress=span, cancel=cancel))
+    return histories
+
+
+def write_package(loaded, networks, manifest, version: str, training: dict, validation: dict) -> Path:
     from engine.models.package import save_model
     from engine.resources import user_subdir
 
@@ -79,37 +145,16 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
     loaded = load_model(info.path)
     manifest = loaded.manifest
     cfg = resolve_config(config or FinetuneConfig(), manifest)
-    report(progress, cancel, 0.0, "reading the corrections")
-    with CorrectionQueue(queue_root) as queue:
-        items = [i for i in queue.items() if _fits(i, manifest)]
-        if not items:
-            raise InputError(f"no queued corrections for {manifest.name} (labels 0..{len(manifest.labels)})")
-        train_items, val_items = split_items(items, cfg.val_fraction, cfg.seed)
-        train = _load_pairs(queue, train_items, manifest, cancel)
-        val = _load_pairs(queue, val_items, manifest, cancel)
-    regression = [prepare(n, image, labels, manifest)
-                  for n, image, labels in load_regression_set(loaded.path)]
-    report(progress, cancel, 0.02, "preparing the rehearsal cases")
-    pairs, source = rehearsal_pairs(loaded, manifest, cfg.generated_rehearsal, seed=cfg.seed, cancel=cancel)
-    replay, check = split_rehearsal(pairs, cfg.rehearsal_check_fraction)
-    if not replay:
-        log.warning("no rehearsal cases for %s: fine-tuning on the corrections alone", manifest.name)
+    data = prepare_data(loaded, cfg, queue_root=queue_root, progress=progress, cancel=cancel)
+    train_items, val_items, val = data.train_items, data.val_items, data.val
+    replay, check, source = data.replay, data.check, data.rehearsal_source
     report(progress, cancel, 0.05, "evaluating the current version")
     nets = list(loaded.networks)
-    changed = frozenset(int(l["id"]) for i in items for l in i.stats.get("labels", [])
-                        if l.get("added") or l.get("removed"))
-    before = {"validation": evaluate(nets, val or train, manifest, dev, cancel, changed),
-              "regression": evaluate(nets, regression, manifest, dev, cancel)}
-    histories = []
-    for m, net in enumerate(nets):
-        span = sub_progress(progress, 0.1 + 0.8 * m / len(nets), 0.1 + 0.8 * (m + 1) / len(nets))
-        histories.append(train_member(net, train, val, manifest, cfg, dev, seed=cfg.seed + m,
-                                      rehearsal=replay, check=check, labels=changed, progress=span,
-                                      cancel=cancel))
+    before = measure(nets, data, dev, cancel)
+    histories = train_members(nets, data, cfg, dev, progress=progress, cancel=cancel)
     report(progress, cancel, 0.9, "evaluating the fine-tuned version")
-    after = {"validation": evaluate(nets, val or train, manifest, dev, cancel, changed),
-             "regression": evaluate(nets, regression, manifest, dev, cancel)}
-    accepted, reason = _verdict(before, after, cfg.tolerance)
+    after = measure(nets, data, dev, cancel)
+    accepted, reason = verdict(before, after, cfg.tolerance)
     result = {
         "model": manifest.name, "base_version": manifest.version, "accepted": accepted,
         "reason": reason, "new_version": None, "device": str(dev),
@@ -129,7 +174,7 @@ def finetune(model: str | None = None, config: FinetuneConfig | None = None, *, 
                     "rehearsal": result["rehearsal"],
                     "config": cfg.to_dict(), "base_training": dict(manifest.training)}
         validation = {"before": before, "after": after, "base_validation": dict(manifest.validation)}
-        path = _write_package(loaded, nets, manifest, version, training, validation)
+        path = write_package(loaded, nets, manifest, version, training, validation)
         set_active(manifest.name, version)
         with CorrectionQueue(queue_root) as queue:
             queue.mark_used(result["corrections"]["train"], manifest.name, version, "train")
@@ -150,7 +195,7 @@ def _fits(item, manifest) -> bool:
         item.model is None or item.model.get("name") == manifest.name)
 
 
-def _verdict(before: dict, after: dict, tolerance: float) -> tuple[bool, str]:
+def verdict(before: dict, after: dict, tolerance: float) -> tuple[bool, str]:
     v0, v1 = validation_score(before["validation"]), validation_score(after["validation"])
     r0, r1 = before["regression"]["dice_mean"], after["regression"]["dice_mean"]
     if r0 is not None and r1 is not None and r0 - r1 > tolerance:
