@@ -47,6 +47,15 @@ def demo_volume() -> tuple[Volume, np.ndarray]:
     return Volume(image, raw["geometry"], "MR", metadata), truth
 
 
+def demo_window(image: np.ndarray) -> tuple[float, float]:
+    """(center, width) written as the series' WindowCenter/WindowWidth: the 1st–99th percentile of
+    the foreground (voxels above the background floor), so grey and white matter both keep their
+    contrast. A fixed W 800 / L 400 saturated white matter to flat white (issue 20, item 12)."""
+    foreground = image[image > image.min()]
+    lo, hi = np.percentile(foreground if foreground.size else image, [1.0, 99.0])
+    return float(round((lo + hi) / 2.0)), float(max(round(hi - lo), 1))
+
+
 def _mr_fields() -> dict:
     return {
         "Manufacturer": "Candor (synthetic)", "ManufacturerModelName": "Demo",
@@ -74,7 +83,7 @@ def write_demo(folder: str | Path | None = None, *, progress: ProgressCallback |
     volume, _ = demo_volume()
     report(progress, cancel, 0.3, "writing DICOM files")
     write_series(volume, target, modality="MR", series_description=SERIES_DESCRIPTION,
-                 patient_name=PATIENT_NAME, patient_id=PATIENT_ID, window=(400.0, 800.0),
+                 patient_name=PATIENT_NAME, patient_id=PATIENT_ID, window=demo_window(volume.array),
                  extra=_mr_fields())
     shutil.copyfile(resource_path("template", "LICENSE.txt"), target.parent / "NOTICE.txt")
     report(progress, cancel, 1.0, "done")

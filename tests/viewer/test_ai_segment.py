@@ -104,12 +104,25 @@ def test_uncertainty_layers_strips_and_most_uncertain_slice(qtbot, window):
     assert strip.isVisible() and strip.values.size == window.services.model.grid.shape[0]
     window.services.model.focused = "axial"
     window.services.ai.action_most_uncertain.trigger()
-    assert window.services.model.cursor.slice_of("axial") == int(np.argmax(strip.values))
+    assert strip.ranking is not None and strip.ranking.size == strip.values.size
+    expected = strip.most_uncertain
+    assert expected is not None
+    assert window.services.model.cursor.slice_of("axial") == expected
 
 
 def test_explain_label_adds_a_saliency_heatmap(qtbot, window):
     window.services.model.open_volume(_head("MR"))
-    assert _run(qtbot, window, lambda: window.services.ai.explain(1)) == "done"
+    ai = window.services.ai
+    texts = []
+
+    def start():
+        assert ai.explain(1)
+        texts.append(ai.progress.stage.text())
+        ai.watcher.progress.connect(lambda _e: texts.append(ai.progress.stage.text()))
+
+    assert _run(qtbot, window, start) == "done"
+    assert texts[0] == "Explaining Alpha (Grad-CAM)…" and len(texts) > 1   # not the engine's "Inference"
+    assert all(t.startswith("Explaining Alpha (Grad-CAM)") for t in texts), texts
     heat = [layer for layer in window.services.model.layers if layer.name.startswith("Saliency (Grad-CAM): Alpha")]
     assert len(heat) == 1 and heat[0].kind == "heatmap" and heat[0].value_range == (0.0, 1.0)
 

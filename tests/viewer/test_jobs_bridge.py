@@ -74,3 +74,38 @@ def test_watchers_are_deleted_and_results_freed_once_delivered(qtbot):
         assert [r() is None for r in refs] == [True] * 5
     finally:
         runner.shutdown()
+
+
+class _InlineExecutor:
+    """Runs the work inside ``submit``, so the job is over before the runner attaches its
+    done-callback: the race a very fast job (or an empty 3D scene) hits on a real pool."""
+
+    def submit(self, fn):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn())
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_a_job_over_before_submit_returns_is_delivered_after_it_returns(qtbot):
+    """The 3D label-surface flake: the runner ran the done-callback of an already finished job
+    in the GUI thread, inside ``submit_watched``, so the slot saw a job the caller had not yet
+    stored and dropped the result as superseded."""
+    runner = JobRunner()
+    runner._pool = _InlineExecutor()
+    calls, stored = [], {}
+
+    def on_finished(job):
+        calls.append((job, stored.get("watcher")))
+
+    watcher = submit_watched(runner, lambda *, progress=None, cancel=None: 42, on_finished=on_finished)
+    assert watcher.job.state is JobState.DONE        # finished inside submit
+    assert calls == []                               # but not delivered yet
+    stored["watcher"] = watcher
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=2000)
+    job, seen = calls[0]
+    assert job is watcher.job and seen is watcher and job.result() == 42

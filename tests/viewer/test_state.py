@@ -150,3 +150,40 @@ def test_layout_and_maximise():
     assert seen == ["single", "1x3", "2x2"]
     with pytest.raises(ValueError):
         model.layout = "3x3"
+
+
+def _brain_like(modality="MR", window=None):
+    """Background 0; 'grey matter' 300–500 and 'white matter' 700–900 (half each)."""
+    rng = np.random.default_rng(3)
+    arr = np.zeros((10, 20, 20), np.float32)
+    arr[2:8, 4:16, 4:10] = rng.uniform(300, 500, (6, 12, 6))
+    arr[2:8, 4:16, 10:16] = rng.uniform(700, 900, (6, 12, 6))
+    meta = {"window_presets": [window]} if window else {}
+    return Volume(arr, Geometry((20, 20, 10), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)), modality, meta)
+
+
+def test_a_header_window_that_clips_the_foreground_is_replaced_by_mr_auto_with_a_note():
+    from viewer.state.window import HEADER_CLIP_LIMIT, clipped_fraction
+
+    model = ViewerModel()
+    notes = []
+    model.window.events.note.connect(notes.append)
+    vol = _brain_like(window=(300.0, 600.0))           # [0, 600]: all white matter flat white
+    assert clipped_fraction(vol.array, 300.0, 600.0) > HEADER_CLIP_LIMIT
+    model.open_volume(vol)
+    assert model.window.preset_name == "MR auto"
+    assert (model.window.center, model.window.width) == pytest.approx(percentile_window(model.display(model.image)))
+    assert len(notes) == 1 and "W 600 / L 300" in notes[0] and "MR auto" in notes[0]
+    model.reset()                                       # Home keeps the rule, without a second note
+    assert model.window.preset_name == "MR auto" and len(notes) == 1
+
+
+def test_a_header_window_that_fits_is_kept_and_ct_headers_are_always_kept():
+    model = ViewerModel()
+    notes = []
+    model.window.events.note.connect(notes.append)
+    model.open_volume(_brain_like(window=(600.0, 700.0)))     # [250, 950]: nothing clipped
+    assert model.window.preset_name == "Header" and (model.window.center, model.window.width) == (600.0, 700.0)
+    model.open_volume(_brain_like("CT", window=(40.0, 80.0)))  # a CT brain window, on purpose
+    assert model.window.preset_name == "Header" and model.window.width == 80.0
+    assert notes == []

@@ -65,3 +65,22 @@ def test_scene_renders_with_either_mapper(kind, monkeypatch):
     assert differs.mean() > 0.05, f"{kind} frame is blank"
     rw.Finalize()
     del scene, rw          # drop the window (and its X connection) now
+
+
+def test_first_2x2_shows_the_3d_view_in_place_and_it_catches_labels(reading_window, qtbot):
+    """Rough edge 1: the lazily made 3D frame was shown parentless (a top-level window for a
+    moment), then hidden by the layout's reparenting until a queued show; labels added meanwhile
+    reached a hidden view. Now it is shown once, in the window, and surfaces follow at once."""
+    ct = synthetic_ct(shape=(24, 48, 40))
+    model = reading_window.services.model
+    model.open_volume(ct)
+    model.layout = "2x2"
+    view3d = reading_window.services.viewer.view3d
+    # No event processing in between: shown in place straight away, never as its own window.
+    assert view3d.isVisible()
+    assert view3d.window() is reading_window
+    frame = reading_window.services.viewer.frames["3d"]
+    assert frame.parent() is reading_window.services.viewer and not frame.isWindow()
+    model.layers.add_labels(ct.with_array(lesion_mask(ct, radius=9)), lesion_table(), name="lesion")
+    assert view3d._surface_job is not None, "labels added right after the switch were missed"
+    qtbot.waitUntil(lambda: len(view3d.scene.surface_actors) == 1, timeout=20000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import CancelledError
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from engine.jobs import Job, ProgressEvent
 
@@ -14,15 +14,20 @@ def submit_watched(runner, fn, *args, parent: QObject | None = None, on_finished
                    **kwargs) -> JobWatcher:
     """Submit ``fn`` to ``runner`` with a :class:`JobWatcher` attached before the work starts.
 
-    Connect to ``finished`` through ``on_finished`` (a slot called in the GUI thread): a slot
-    connected after this returns can miss a job that finishes quickly. Once ``finished`` has
+    Connect to ``finished`` through ``on_finished`` (a slot called in the GUI thread, always from
+    the event loop, never before this function has returned): a slot connected after this
+    returns can miss a job that finishes quickly. Once ``finished`` has
     been delivered the watcher deletes itself (``deleteLater``), so neither it nor its parent keeps
     the job's result; keep the :class:`Job` (``watcher.job``) if you need it later.
     """
     watcher = JobWatcher(parent)
+    # Queued, always: a job that is over before the runner attaches its done-callback has that
+    # callback run at once, in this (GUI) thread, so a direct connection would call the slot
+    # inside this function, before the caller has stored the watcher it compares the job with.
+    queued = Qt.ConnectionType.QueuedConnection
     if on_finished is not None:
-        watcher.finished.connect(on_finished)
-    watcher.finished.connect(watcher._release)
+        watcher.finished.connect(on_finished, queued)
+    watcher.finished.connect(watcher._release, queued)
     watcher.job = runner.submit(fn, *args, on_progress=watcher._relay_progress,
                                 on_done=watcher._relay_done, **kwargs)
     return watcher

@@ -3,6 +3,11 @@
 Each column of the strip is one slice of that view, coloured by the mean uncertainty of the slice
 (dark: sure, bright: unsure), with a tick at the current slice; clicking a column goes to that
 slice. The values come from :func:`per_slice_means` (Qt-free, on the display grid).
+
+"Most uncertain slice" is ranked by :func:`per_slice_foreground_means` instead: the mean
+uncertainty over the slice's *segmented* voxels, slices with fewer than
+``MIN_FOREGROUND_VOXELS`` of them left out, so an empty slice above the head (noise in the
+background) or a slice grazing the mask by a few voxels cannot win.
 """
 
 from __future__ import annotations
@@ -20,6 +25,25 @@ def per_slice_means(display_map: np.ndarray, view: str) -> np.ndarray:
     axis = VIEW_AXIS[view]
     others = tuple(a for a in range(3) if a != axis)
     return np.asarray(display_map, dtype=np.float32).mean(axis=others)
+
+
+MIN_FOREGROUND_VOXELS = 20
+
+
+def per_slice_foreground_means(display_map: np.ndarray, display_foreground: np.ndarray, view: str,
+                               min_voxels: int = MIN_FOREGROUND_VOXELS) -> np.ndarray:
+    """Mean of ``display_map`` over the foreground voxels of each slice of ``view``; NaN for a slice
+    with fewer than ``min_voxels`` foreground voxels (both arrays ``[S, P, L]`` on the display grid)."""
+    axis = VIEW_AXIS[view]
+    others = tuple(a for a in range(3) if a != axis)
+    fg = np.asarray(display_foreground, dtype=bool)
+    values = np.where(fg, np.asarray(display_map, dtype=np.float64), 0.0)
+    counts = fg.sum(axis=others)
+    sums = values.sum(axis=others)
+    means = np.full(counts.shape, np.nan, dtype=np.float32)
+    enough = counts >= max(int(min_voxels), 1)
+    means[enough] = sums[enough] / counts[enough]
+    return means
 
 
 def _heat(t: float) -> QColor:
@@ -41,14 +65,17 @@ class UncertaintyStrip(QWidget):
         self.view = view
         self.setObjectName(f"uncertainty_strip_{view}")
         self.values: np.ndarray | None = None
+        self.ranking: np.ndarray | None = None    # what most_uncertain ranks (NaN: not a candidate)
         self.current = 0
         self.setFixedHeight(7)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Mean model uncertainty per slice (bright = the model doubts itself); click to go there")
         self.hide()
 
-    def set_values(self, values: np.ndarray | None) -> None:
+    def set_values(self, values: np.ndarray | None, ranking: np.ndarray | None = None) -> None:
+        """Show ``values``; rank "most uncertain" by ``ranking`` (same length, NaN = skip) when given."""
         self.values = None if values is None else np.asarray(values, np.float32)
+        self.ranking = None if values is None or ranking is None else np.asarray(ranking, np.float32)
         self.setVisible(self.values is not None and self.values.size > 0)
         self.update()
 
@@ -59,7 +86,12 @@ class UncertaintyStrip(QWidget):
 
     @property
     def most_uncertain(self) -> int | None:
-        return None if self.values is None or self.values.size == 0 else int(np.argmax(self.values))
+        """The slice with the highest ranking value; the plain per-slice mean when no slice qualifies."""
+        if self.values is None or self.values.size == 0:
+            return None
+        if self.ranking is not None and np.isfinite(self.ranking).any():
+            return int(np.nanargmax(self.ranking))
+        return int(np.argmax(self.values))
 
     def _column_rect(self, i: int, n: int) -> QRectF:
         w = self.width() / max(n, 1)

@@ -17,10 +17,16 @@ GRIDS = {"1x3": [["axial", "coronal", "sagittal"]],
 
 
 class _Frame(QFrame):
-    """A thin coloured border around each view (3D Slicer's colour coding)."""
+    """A thin coloured border around each view (3D Slicer's colour coding).
 
-    def __init__(self, widget: QWidget, view: str) -> None:
-        super().__init__()
+    Created hidden, with its parent: a parentless frame that is shown becomes a top-level window
+    for a moment, and the layout's reparenting then hides it until a queued show (the 3D view was
+    initialised on that short-lived window and missed the label layers added meanwhile).
+    """
+
+    def __init__(self, widget: QWidget, view: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.hide()
         self.setObjectName(f"frame_{view}")
         self.setStyleSheet(f"#frame_{view} {{ border: 1px solid {VIEW_COLOR[view]}; background: black; }}")
         lay = QVBoxLayout(self)
@@ -37,7 +43,7 @@ class ViewerWidget(QWidget):
         self.setObjectName("viewer")
         self.setStyleSheet("#viewer { background: #101010; }")
         self.views: dict[str, SliceView] = {v: SliceView(model, v) for v in ("axial", "coronal", "sagittal")}
-        self.frames: dict[str, QFrame] = {v: _Frame(w, v) for v, w in self.views.items()}
+        self.frames: dict[str, QFrame] = {v: _Frame(w, v, self) for v, w in self.views.items()}
         self._view3d = None
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(2, 2, 2, 2)
@@ -57,7 +63,7 @@ class ViewerWidget(QWidget):
             except Exception as exc:  # no OpenGL at all: say so in the view instead of crashing
                 log.exception("3D view unavailable: %s", exc)
                 self._view3d = QLabel("3D view unavailable on this system (no OpenGL).")
-            self.frames["3d"] = _Frame(self._view3d, "3d")
+            self.frames["3d"] = _Frame(self._view3d, "3d", self)
         return self._view3d
 
     def _names_in_layout(self) -> list[list[str]]:
@@ -71,10 +77,13 @@ class ViewerWidget(QWidget):
             _ = self.view3d
         for name, frame in self.frames.items():
             self.grid.removeWidget(frame)
-            frame.setVisible(name in wanted)
+            if name not in wanted:
+                frame.hide()
         for r, row in enumerate(rows):
             for c, name in enumerate(row):
                 self.grid.addWidget(self.frames[name], r, c)
+        for name in wanted:          # shown once in place, so each is shown exactly once
+            self.frames[name].show()
         for i in range(3):
             self.grid.setRowStretch(i, 1 if i < len(rows) else 0)
             self.grid.setColumnStretch(i, 1 if i < max(len(r) for r in rows) else 0)

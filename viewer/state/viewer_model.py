@@ -19,7 +19,14 @@ from engine.volume import Volume
 from viewer.state.cursor import Cursor
 from viewer.state.layers import Layer, LayerList
 from viewer.state.orientation import DisplayGrid
-from viewer.state.window import MR_AUTO, WindowLevel, preset, preset_for_key
+from viewer.state.window import (
+    HEADER_CLIP_LIMIT,
+    MR_AUTO,
+    WindowLevel,
+    clipped_fraction,
+    preset,
+    preset_for_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +77,10 @@ class ViewerModel:
         self.grid = DisplayGrid.for_geometry(volume.geometry)
         layer = self.layers.add_image(volume, name)
         self.cursor.reset(self.grid)
-        self.apply_default_window()
+        note = self.apply_default_window()
         self.events.image.emit(layer)
+        if note:
+            self.window.events.note.emit(note)
         return layer
 
     @property
@@ -94,18 +103,28 @@ class ViewerModel:
             self.events.image.emit(None)
 
     # Window/level ---------------------------------------------------------------------------
-    def apply_default_window(self) -> None:
+    def apply_default_window(self) -> str | None:
+        """The header's window, a CT preset or MR auto; a sentence when a header window that clips
+        the image (see viewer.state.window) was replaced by MR auto, else None."""
         volume = self.image.volume
         header = volume.metadata.get("window_presets") or []
         if header:
             center, width = header[0]
-            self.window.set(center, width, "Header")
-        elif volume.modality.upper() == "CT":
+            clipped = 0.0 if volume.modality.upper() == "CT" else clipped_fraction(self.display(self.image),
+                                                                                     center, width)
+            if clipped <= HEADER_CLIP_LIMIT:
+                self.window.set(center, width, "Header")
+                return None
+            self.window.apply(MR_AUTO, self.display(self.image))
+            return (f"The series' stored window (W {width:g} / L {center:g}) shows {clipped:.0%} of the "
+                    f"image as flat white or black; starting from the automatic window ({MR_AUTO.name}).")
+        if volume.modality.upper() == "CT":
             body = str(volume.metadata.get("body_part", "")).upper()
             name = "CT brain" if (not body or "HEAD" in body or "BRAIN" in body) else "CT abdomen"
             self.window.apply(preset(name))
         else:
             self.window.apply(MR_AUTO, self.display(self.image))
+        return None
 
     def apply_preset(self, name: str) -> None:
         self.window.apply(preset(name), self.display(self.image) if self.image else None)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from engine.errors import CandorError
 from engine.jobs import JobState
-from engine.labels import label_report
+from engine.labels import LabelTable, label_report
 from viewer.qt.features._ai_progress import JobProgress
 from viewer.qt.features._ai_results import add_result_layers, strip_map
 from viewer.qt.jobs_bridge import submit_watched
@@ -22,6 +22,7 @@ from viewer.qt.ood_banner import OODBanner
 from viewer.qt.uncertainty_strip import (
     UncertaintyStrip,
     attach_under_slider,
+    per_slice_foreground_means,
     per_slice_means,
 )
 
@@ -110,9 +111,22 @@ class AIController(QObject):
         from engine.trust import TrustOptions
 
         options = TrustOptions(mc_samples=1, use_ensemble=False, saliency_labels=(int(label_id),))
-        return self._submit(options, "Explaining the AI result (Grad-CAM)", "explain")
+        activity = f"Explaining {self._label_name(int(label_id))} (Grad-CAM)"
+        return self._submit(options, activity, "explain", activity=activity)
 
-    def _submit(self, options: TrustOptions, title: str, purpose: str) -> bool:
+    def _label_name(self, label_id: int) -> str:
+        """The label's name from the last result, the active label layer or the model's manifest."""
+        from viewer.qt.features.ai import _manifest_labels   # the Explain menu's own source of names
+
+        active = self.model.layers.active_labels
+        for table in (self.last_result.table if self.last_result is not None else None,
+                      active.table if active is not None else None):
+            if table is not None and label_id in table:
+                return table.get(label_id).name
+        table = _manifest_labels(self.model_source)
+        return (table if table is not None else LabelTable()).get(label_id).name
+
+    def _submit(self, options: TrustOptions, title: str, purpose: str, activity: str | None = None) -> bool:
         image = self.model.image
         if image is None:
             self.window.statusBar().showMessage("Open a scan first, then run the AI.", 5000)
@@ -123,7 +137,7 @@ class AIController(QObject):
         self.watcher = submit_watched(self.services.jobs, run_ai_job, image.volume, self.model_source,
                                       options, self.services.models, parent=self, name=title,
                                       on_finished=lambda job, p=purpose, img=image: self._finished(job, p, img))
-        self.progress.watch(self.watcher, title + "…")
+        self.progress.watch(self.watcher, title + "…", activity=activity)
         return True
 
     def cancel(self) -> None:
@@ -190,8 +204,10 @@ class AIController(QObject):
         if vol is None or self.model.grid is None:
             return
         display = self.model.grid.view(vol.array)
+        foreground = self.model.grid.view(result.labels.array) > 0
         for name, strip in self.strips.items():
-            strip.set_values(per_slice_means(display, name))
+            strip.set_values(per_slice_means(display, name),
+                             ranking=per_slice_foreground_means(display, foreground, name))
             strip.set_current(self.model.cursor.slice_of(name))
 
     def most_uncertain_slice(self, view: str | None = None) -> int | None:

@@ -23,10 +23,14 @@ class JobProgress(QWidget):
         row.addWidget(self.bar)
         row.addWidget(self.cancel_button)
         self.watcher = None
+        self.activity: str | None = None
         self.hide()
 
-    def watch(self, watcher, title: str) -> None:
+    def watch(self, watcher, title: str, activity: str | None = None) -> None:
+        """Show ``title``; with ``activity`` progress reads "<activity> — ETA" instead of the engine's
+        stage name (the Explain job's engine stage is "inference", which says nothing to the user)."""
         self.watcher = watcher
+        self.activity = activity
         self.stage.setText(title)
         self.bar.setValue(0)
         self.cancel_button.setEnabled(True)
@@ -39,7 +43,8 @@ class JobProgress(QWidget):
     def _on_progress(self, event) -> None:
         self.bar.setValue(int(round(event.fraction * 100)))
         eta = f" — about {event.eta_s:.0f} s left" if event.eta_s is not None and event.eta_s >= 1 else ""
-        self.stage.setText(f"{event.stage.capitalize() if event.stage else 'Working'}{eta}")
+        what = self.activity or (event.stage.capitalize() if event.stage else "Working")
+        self.stage.setText(f"{what}{eta}")
 
     def _on_finished(self, job) -> None:
         if self.watcher is None or self.watcher.job is not job:

@@ -141,7 +141,7 @@ class EditSession(QObject):
             if keep and (self._unsaved or self.store.generation == 0) and self._tracked:
                 self.store.save(self.snapshot())
         except CandorError as exc:
-            log.warning("final autosave failed: %s", exc)
+            log.warning("final autosave failed: %s: %s", type(exc).__name__, exc)
         self.store.close(keep=keep)
         self.store = None
 
@@ -154,6 +154,9 @@ class EditSession(QObject):
             self.controller.status("Nothing to accept: correct an AI result first")
             return None
         ai = self.editing.ai_source(layer)
+        if any(l is not None and l.provenance.ood_flag for l in (ai, layer)) and not self._confirm_flagged():
+            self.controller.status("Not queued: the input check flagged this result")
+            return None
         editor = self.editing.existing_editor(layer)
         if editor is not None:
             editor.end_stroke()
@@ -168,15 +171,28 @@ class EditSession(QObject):
         self.controller.status("Queueing the correction…")
         return watcher
 
+    def _confirm_flagged(self) -> bool:
+        """Ask before queuing a result the OOD check flagged; default No."""
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        answer = QMessageBox.question(
+            self.services.window, "Accept & Queue",
+            "The input check flagged this scan as unlike the data the model was trained on, so the "
+            "AI result may be unreliable. Queue the correction for fine-tuning anyway?",
+            buttons, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def _accepted(self, job) -> None:
         if job.error is not None:
             self.controller.status(f"Could not queue the correction: {job.error}")
+            self.services.messages.add(f"Could not queue the correction: {job.error}", "error")
             return
         item = job.result()
         self.accepted_ids.append(item.id)
         self.unaccepted = False
-        self.controller.status(f"Correction queued ({item.id}): "
-                               f"{item.stats['voxels_changed']} voxels changed")
+        text = (f"Correction queued for fine-tuning ({item.id}): "
+                f"{item.stats['voxels_changed']} voxels changed")
+        self.controller.status(text)
+        self.services.messages.add(text + ".", "info")      # stays listed after the status bar clears
         self.accepted.emit(item.id)
         self._unsaved = True
         self.autosave_now()

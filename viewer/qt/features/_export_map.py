@@ -6,6 +6,7 @@ Used by File › Export Segmentation… when the selected layer is a heatmap; st
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -18,6 +19,27 @@ from engine.jobs import JobState
 from engine.labels import LabelInfo
 from engine.volume import Volume
 from viewer.qt.jobs_bridge import submit_watched
+
+MAX_STEM = 80
+
+
+def safe_part(text: str) -> str:
+    """``text`` with runs of characters outside ``[A-Za-z0-9._-]`` turned into one ``_``, trimmed."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._-")
+
+
+def export_stem(reference: Volume, what: str) -> str:
+    """A file name (no ending) from the series and ``what`` (the label set or the map's name):
+    "<series description>_S<series number>_<what>", only ``[A-Za-z0-9._-]``, at most ``MAX_STEM``
+    characters. Only series fields are used, never the patient's (name, ID, birth date)."""
+    meta = reference.metadata
+    parts = [safe_part(meta.get("series_description") or "")]
+    if meta.get("series_number") not in (None, ""):
+        parts.append("S" + safe_part(str(meta["series_number"])))
+    parts.append(safe_part(what))
+    stem = "_".join(p for p in parts if p)[:MAX_STEM].strip("._-")
+    return stem or "segmentation"
+
 
 MAP_FORMATS = (("Float NIfTI (.nii.gz)", ".nii.gz"), ("Float NRRD (.nrrd)", ".nrrd"),
                ("Fractional DICOM SEG (.dcm, probabilities only)", ".dcm"))
@@ -53,8 +75,7 @@ class MapExportDialog(QDialog):
         for text, _ending in MAP_FORMATS:
             self.format.addItem(text)
         base = Path(folder) if folder else Path.home()
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "map"
-        self.destination = QLineEdit(str(base / f"{safe}.nii.gz"), self)
+        self.destination = QLineEdit(str(base / f"{export_stem(reference, name or 'map')}.nii.gz"), self)
         self.format.currentIndexChanged.connect(self._on_format)
         self.kind.currentTextChanged.connect(self._on_format)
         form = QFormLayout()

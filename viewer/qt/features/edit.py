@@ -29,7 +29,7 @@ ORDER = 40
 VIEW_FOR_AXIS = {0: "axial", 1: "coronal", 2: "sagittal"}
 
 
-NEEDS = ("model", "viewer")
+NEEDS = ("model", "viewer", "messages")
 
 
 def install(services) -> None:

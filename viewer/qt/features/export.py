@@ -23,6 +23,7 @@ from engine.errors import CandorError
 from engine.jobs import JobState
 from engine.labels import LabelTable
 from engine.volume import Volume
+from viewer.qt.features._export_map import export_stem, safe_part
 from viewer.qt.jobs_bridge import submit_watched
 from viewer.state.layers import HeatmapLayer
 
@@ -288,6 +289,11 @@ class ExportDialog(QDialog):
 NEEDS = ("model", "messages")
 
 
+def _label_set(table: LabelTable) -> str:
+    """The label names joined by "-" (e.g. "Alpha-Beta"), for the suggested file name."""
+    return "-".join(safe_part(info.name) for info in table if safe_part(info.name)) or "segmentation"
+
+
 def _export_folder(window) -> Path | None:
     paths = window.recent.paths
     return Path(paths[0]).parent if paths else None
@@ -313,7 +319,7 @@ def open_export_dialog(services):
         return None
     folder = _export_folder(window)
     dialog = ExportDialog(layer.volume, layer.table, model.image.volume, services.jobs, window,
-                          folder=folder, name=layer.name.replace(" ", "_") or "segmentation",
+                          folder=folder, name=export_stem(model.image.volume, _label_set(layer.table)),
                           provenance=layer.export_provenance())
     dialog.exported.connect(lambda r: services.status(f"Exported {r.path}", 10000))
     dialog.open()

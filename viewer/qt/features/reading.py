@@ -32,6 +32,8 @@ def install(services) -> None:
     messages = services.messages = MessagesPanel(window)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, messages)
     messages.hide()
+    # Viewer-state notes (e.g. a header window replaced by MR auto) are said in the Messages dock.
+    model.window.events.note.connect(lambda text: messages.add(text, "info"))
     services.layers_panel = LayersPanel(model, window)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, services.layers_panel)
     opener = services.opener = StudyOpener(window, model, messages)

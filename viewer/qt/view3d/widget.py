@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import CancelledError
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton,
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlide
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 
+from engine.errors import Cancelled
 from engine.jobs import JobRunner
 from viewer.qt.jobs_bridge import outcome, submit_watched
 from viewer.qt.view3d.scene import VolumeScene
@@ -198,6 +200,7 @@ class View3D(QWidget):
         layers = [l for l in self.model.layers.of_kind(LabelsLayer) if l.visible] \
             if self.show_labels.isChecked() else []
         if not layers:
+            self._surface_job = None     # the cancelled request is nobody's answer
             self.scene.set_surfaces([])
             self._refine.start()
             return
@@ -220,8 +223,10 @@ class View3D(QWidget):
         if self._surface_job is None or job is not self._surface_job.job:
             return                       # superseded by a newer request
         surfaces, error = outcome(job)
+        if isinstance(error, (Cancelled, CancelledError)):
+            return                       # cancelled by closing: no newer request to wait for
         if error is not None:
-            log.warning("label surfaces failed: %s", error)
+            log.warning("label surfaces failed: %s: %s", type(error).__name__, error)
             return
         self.scene.set_surfaces(surfaces)
         self.render_full()
