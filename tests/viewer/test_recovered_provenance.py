@@ -94,3 +94,55 @@ def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbo
         p = layer.provenance
         assert (p.model_name, p.model_version, p.weights_hash) == ("candor-test", "0.1", "ab12cd34")
         assert p.ood_flag is True and p.trust == TRUST
+
+
+def test_recovery_brings_back_the_runs_maps_banner_and_strips(qtbot, tmp_path):
+    """Rough edge 10 of issue 20: after crash recovery the edits and the ⚠ came back, but not the
+    uncertainty maps, the OOD banner or the slice strips; now the whole result returns (or the
+    status says what did not)."""
+    import numpy as np
+
+    from viewer.qt.features._ai_results import map_layer_name
+    from viewer.state.layers import HeatmapLayer
+
+    series = make_series(tmp_path / "series", geometry=GEOMETRY)
+    first = _window(qtbot, series.reference)
+    activate(qtbot, first)
+    ai = _add_ai_result(first)
+    rng = np.random.default_rng(3)
+    epistemic = rng.random(make_ai().array.shape).astype(np.float32) * 0.3
+    model = first.services.model
+    heat = model.layers.add_heatmap(ai.volume.with_array(epistemic), name=map_layer_name("epistemic"),
+                                    colormap="plasma", value_range=(0.0, 0.3), opacity=0.4,
+                                    provenance=ai.provenance)
+    heat.visible = False
+    from viewer.state.provenance import LayerProvenance
+
+    unrelated = model.layers.add_heatmap(ai.volume.with_array(epistemic * 2), name="someone else's map",
+                                         provenance=LayerProvenance(model_name="other", model_version="9"))
+    model.layers.active = ai
+    model.cursor.set_slice("axial", 6)
+    first.services.edit.session.timer.setInterval(50)
+    qtbot.keyClick(first, Qt.Key.Key_B)
+    with qtbot.waitSignal(first.services.edit.session.autosaved, timeout=WAIT_MS):
+        drag(first.services.viewer.views["axial"], [(10, 10)])
+    _crash(first)
+    first.close()
+    (pending,) = pending_sessions()
+
+    second = _window(qtbot, series.reference)
+    assert not second.services.ai.banner_bar.isVisible()
+    second.services.edit.session.recover(pending.session_id)
+    maps = [l for l in second.services.model.layers if isinstance(l, HeatmapLayer)]
+    assert [m.name for m in maps] == [heat.name]                  # this run's map only
+    (back,) = maps
+    assert np.array_equal(back.volume.array, epistemic) and back.volume.geometry.is_close(GEOMETRY)
+    assert (back.colormap, back.value_range, back.opacity, back.visible) == ("plasma", (0.0, 0.3), 0.4, False)
+    assert back.provenance == ai.provenance and unrelated.name not in [m.name for m in maps]
+    qtbot.waitUntil(second.services.ai.banner_bar.isVisible, timeout=5000)
+    assert second.services.ai.banner.reasons == ["dark scan"]
+    assert "candor-test" in second.services.ai.banner.title.text()
+    strip = second.services.ai.strips["axial"]
+    assert strip.most_uncertain is not None                        # the strips have the map again
+    status = second.statusBar().currentMessage()
+    assert "1 map" in status and "OOD warning" in status and "uncertainty strips" in status

@@ -180,3 +180,38 @@ def test_a_dicom_series_with_a_clipping_header_window_opens_in_mr_auto(qtbot, tm
     assert lo > 250 and 900 < hi < 1000         # spans grey and white matter, saturates neither
     assert len(notes) == 1 and "MR auto" in notes[0]
     assert notes[0] in window.services.messages.texts("info")          # said where the user reads
+
+
+def test_layers_panel_names_the_edited_layer_and_tells_copies_apart(reading_window, qtbot):
+    """Rough edges 6 and 7: the property controls say which layer they edit; a long AI name and
+    its "(corrected)" copy are told apart by their role and keep their ends; full names in tips."""
+    from tests.viewer.conftest import gaussian_heat, lesion_mask, lesion_table, synthetic_ct
+    from viewer.qt.layers_panel import PROPERTIES_TITLE, ROLE_TAGS
+    from viewer.state.provenance import LayerProvenance, Role
+
+    model = reading_window.services.model
+    ct = synthetic_ct()
+    model.open_volume(ct)
+    prov = LayerProvenance(model_name="candor-brain-t1", model_version="2.0.0")
+    name = "AI segmentation (candor-brain-t1 2.0.0, MC-Dropout T=10)"
+    ai = model.layers.add_labels(ct.with_array(lesion_mask(ct)), lesion_table(), name=name,
+                                 role=Role.AI, provenance=prov)
+    copy = model.layers.add_labels(ct.with_array(lesion_mask(ct)), lesion_table(), name=name + " (corrected)",
+                                   role=Role.CORRECTED, provenance=prov)
+    heat = model.layers.add_heatmap(ct.with_array(gaussian_heat(ct, (12, 30, 14))), name="saliency")
+    panel = reading_window.services.layers_panel
+    qtbot.waitUntil(lambda: panel.item_for(copy) is not None)
+    ai_row, copy_row = panel.item_for(ai), panel.item_for(copy)
+    assert ai_row.text(1) == f"{ROLE_TAGS[Role.AI]} · candor-brain-t1"
+    assert copy_row.text(1) == f"{ROLE_TAGS[Role.CORRECTED]} · candor-brain-t1"
+    assert ai_row.text(1) != copy_row.text(1)
+    assert copy_row.toolTip(0).startswith(copy.name) and ai_row.toolTip(1).startswith(ai.name)
+    assert panel.tree.textElideMode().name == "ElideMiddle"      # "…(corrected)" stays visible
+
+    model.layers.active = heat
+    assert panel.properties.title() == PROPERTIES_TITLE.format("saliency")
+    panel.opacity.setValue(20)
+    assert heat.opacity == 0.2 and ai.opacity == 0.5 and copy.opacity == 0.5
+    model.layers.active = ai
+    assert panel.properties.title().startswith("Properties of: AI seg")
+    assert panel.properties.toolTip() == ai.name

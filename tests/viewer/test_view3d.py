@@ -81,6 +81,12 @@ def test_first_2x2_shows_the_3d_view_in_place_and_it_catches_labels(reading_wind
     assert view3d.window() is reading_window
     frame = reading_window.services.viewer.frames["3d"]
     assert frame.parent() is reading_window.services.viewer and not frame.isWindow()
+    from viewer.qt.view3d.widget import SLIDER_MIN_WIDTH
+
+    # Rough edge 3: the toolbar's sliders keep a usable width in a 2×2 cell of a 1280-px window
+    qtbot.waitUntil(lambda: view3d.shift.width() >= SLIDER_MIN_WIDTH, timeout=2000)
+    assert view3d.opacity.width() >= SLIDER_MIN_WIDTH
+    assert view3d.toolbar.width() <= frame.width()
     model.layers.add_labels(ct.with_array(lesion_mask(ct, radius=9)), lesion_table(), name="lesion")
     assert view3d._surface_job is not None, "labels added right after the switch were missed"
     qtbot.waitUntil(lambda: len(view3d.scene.surface_actors) == 1, timeout=20000)

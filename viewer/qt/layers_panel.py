@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFormLayout, QHBoxLayout,
-                               QPushButton, QSlider, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QPushButton, QSlider, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
 from viewer.qt.binding import UpdateGuard, connect_setattr
 from viewer.state.layers import HEATMAP_COLORMAPS, HeatmapLayer, LabelsLayer, Layer
+from viewer.state.provenance import Role
 from viewer.state.viewer_model import ViewerModel
 
 ROLE = Qt.ItemDataRole.UserRole
@@ -28,9 +29,21 @@ def display_name(layer: Layer) -> str:
     return FLAG_PREFIX + layer.name if layer.provenance.ood_flag else layer.name
 
 
+#: the compact role shown beside each layer's name (the full name and model are in the tooltip)
+ROLE_TAGS = {Role.IMAGE: "image", Role.AI: "AI", Role.CORRECTED: "✎ corrected",
+             Role.MANUAL: "✎ manual", Role.HEATMAP: "map"}
+PROPERTIES_TITLE = "Properties of: {}"
+
+
+def role_tag(layer: Layer) -> str:
+    tag = ROLE_TAGS.get(layer.role, layer.role.value)
+    model = layer.provenance.model_name
+    return f"{tag} · {model}" if model and layer.role is not Role.IMAGE else tag
+
+
 def _tooltip(layer: Layer) -> str:
     p = layer.provenance
-    text = f"{layer.role.value} layer"
+    text = f"{layer.name}\n{layer.role.value} layer"
     if p.model_name:
         text += f" — model {p.model_label}"
     if p.ood_flag:
@@ -47,8 +60,10 @@ class LayersPanel(QDockWidget):
         self.model = model
         self._updating = UpdateGuard()  # widget ↔ state: no echo while the panel fills widgets
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Layer", "Volume"])
+        self.tree.setHeaderLabels(["Layer", "Role / volume"])
         self.tree.setColumnWidth(0, 190)
+        # a long name keeps its end ("… (corrected)"), and the role column tells copies apart
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._current_changed)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -69,15 +84,17 @@ class LayersPanel(QDockWidget):
         rng = QHBoxLayout()
         rng.addWidget(self.range_lo)
         rng.addWidget(self.range_hi)
-        form = QFormLayout()
+        # the controls edit the selected layer: the box says which one, by name
+        self.properties = QGroupBox(PROPERTIES_TITLE.format("—"))
+        form = QFormLayout(self.properties)
         form.addRow("Opacity", self.opacity)
         form.addRow("Colormap", self.colormap)
         form.addRow("Range", rng)
+        form.addRow(self.remove_button)
         body = QWidget()
         lay = QVBoxLayout(body)
         lay.addWidget(self.tree, 1)
-        lay.addLayout(form)
-        lay.addWidget(self.remove_button)
+        lay.addWidget(self.properties)
         self.setWidget(body)
         for sig in (model.layers.events.inserted, model.layers.events.removed):
             sig.connect(self._rebuild)
@@ -102,8 +119,9 @@ class LayersPanel(QDockWidget):
         self._layer_slots = []
         self.tree.clear()
         for layer in reversed(list(self.model.layers)):   # top-most first, like every layer list
-            item = QTreeWidgetItem([display_name(layer), ""])
+            item = QTreeWidgetItem([display_name(layer), role_tag(layer)])
             item.setData(0, ROLE, layer)
+            item.setToolTip(1, _tooltip(layer))
             item.setCheckState(0, Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
             item.setToolTip(0, _tooltip(layer))
             self.tree.addTopLevelItem(item)
@@ -168,6 +186,11 @@ class LayersPanel(QDockWidget):
             self._fill_controls(layer)
 
     def _fill_controls(self, layer: Layer | None) -> None:
+        name = layer.name if layer is not None else "—"
+        metrics = self.properties.fontMetrics()
+        self.properties.setTitle(PROPERTIES_TITLE.format(
+            metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(self.tree.width() - 90, 120))))
+        self.properties.setToolTip(name)
         overlay = layer is not None and layer.kind != "image"
         self.opacity.setEnabled(overlay)
         self.remove_button.setEnabled(overlay)

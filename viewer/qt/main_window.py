@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget,
-                               QWidget)
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from engine import __version__
 from engine.jobs import JobRunner
@@ -34,7 +34,7 @@ class MainWindow(QMainWindow):
                  install_features: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle(WINDOW_TITLE)
-        self.resize(1280, 800)
+        self.resize(1280, 800)      # until the saved geometry (or 90 % of the screen) is applied
         self.setAcceptDrops(True)
         self.recent = recent or RecentFiles()
         #: Runs long work off the GUI thread for every feature (``jobs_bridge.submit_watched``).
@@ -45,10 +45,7 @@ class MainWindow(QMainWindow):
         #: The app context each feature's ``install`` receives (``viewer/qt/services.py``).
         self.services = Services(self, self.jobs, ModelStore())
         self.central = QStackedWidget(self)
-        self.placeholder = QLabel(
-            "Open a scan folder (File › Open Folder…) or drop a folder or file here.", self)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setObjectName("placeholder")
+        self.placeholder = self._build_placeholder()
         self.central.addWidget(self.placeholder)
         self.setCentralWidget(self.central)
         self._menus: dict[str, object] = {}
@@ -59,6 +56,40 @@ class MainWindow(QMainWindow):
             from viewer.qt.features import install_all
 
             install_all(self.services)
+        self._restore_settings()
+
+    def _build_placeholder(self) -> QWidget:
+        """The empty window: how to open a study, and the last one (if it is still there)."""
+        box = QWidget(self)
+        box.setObjectName("placeholder")
+        lay = QVBoxLayout(box)
+        lay.addStretch(1)
+        hint = QLabel("Open a scan folder (File › Open Folder…) or drop a folder or file here.", box)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(hint)
+        last = next((p for p in self.recent.paths[:1] if Path(p).exists()), None)
+        self.reopen_button = QPushButton(f"Reopen last study: {Path(last).name}" if last else "", box)
+        self.reopen_button.setToolTip(last or "")
+        self.reopen_button.setVisible(last is not None)
+        if last is not None:
+            self.reopen_button.clicked.connect(lambda: self.open_path(last))
+        lay.addWidget(self.reopen_button, 0, Qt.AlignmentFlag.AlignCenter)
+        lay.addStretch(1)
+        return box
+
+    # Settings -------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        """Geometry, docks and the view layout of the last session (``window_settings``)."""
+        from viewer.qt import window_settings
+
+        window_settings.restore_geometry(self)
+        layout = window_settings.restore_state(self)
+        model = self.services.model
+        if model is not None and layout is not None:
+            try:
+                model.layout = layout
+            except ValueError:
+                log.info("saved layout %r is not known; keeping %s", layout, model.layout)
 
     # Menus ----------------------------------------------------------------------------------
     def menu(self, title: str):
@@ -140,6 +171,10 @@ class MainWindow(QMainWindow):
                 return
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        from viewer.qt import window_settings
+
+        model = self.services.model
+        window_settings.save(self, model.layout if model is not None else None)
         self.about_to_close.emit()
         self.jobs.shutdown(cancel=True, wait=False)
         super().closeEvent(event)

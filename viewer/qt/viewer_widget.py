@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QWidget
 
+from viewer.qt.colorbar import ColorBar
 from viewer.qt.slice_view import VIEW_COLOR, SliceView
 from viewer.state.viewer_model import ViewerModel
 
@@ -24,14 +25,19 @@ class _Frame(QFrame):
     initialised on that short-lived window and missed the label layers added meanwhile).
     """
 
-    def __init__(self, widget: QWidget, view: str, parent: QWidget) -> None:
+    def __init__(self, widget: QWidget, view: str, parent: QWidget,
+                 colorbar: ColorBar | None = None) -> None:
         super().__init__(parent)
         self.hide()
         self.setObjectName(f"frame_{view}")
         self.setStyleSheet(f"#frame_{view} {{ border: 1px solid {VIEW_COLOR[view]}; background: black; }}")
-        lay = QVBoxLayout(self)
+        self.colorbar = colorbar
+        lay = QHBoxLayout(self)
         lay.setContentsMargins(1, 1, 1, 1)
-        lay.addWidget(widget)
+        lay.setSpacing(0)
+        lay.addWidget(widget, 1)
+        if colorbar is not None:    # the heatmap legend, right of the view (hidden without one)
+            lay.addWidget(colorbar)
 
 
 class ViewerWidget(QWidget):
@@ -43,7 +49,8 @@ class ViewerWidget(QWidget):
         self.setObjectName("viewer")
         self.setStyleSheet("#viewer { background: #101010; }")
         self.views: dict[str, SliceView] = {v: SliceView(model, v) for v in ("axial", "coronal", "sagittal")}
-        self.frames: dict[str, QFrame] = {v: _Frame(w, v, self) for v, w in self.views.items()}
+        self.frames: dict[str, QFrame] = {v: _Frame(w, v, self, ColorBar(model.layers))
+                                          for v, w in self.views.items()}
         self._view3d = None
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(2, 2, 2, 2)
@@ -94,5 +101,7 @@ class ViewerWidget(QWidget):
     def cleanup(self) -> None:
         for view in self.views.values():
             view.cleanup()
+        for name in self.views:
+            self.frames[name].colorbar.cleanup()
         if self._view3d is not None and hasattr(self._view3d, "cleanup"):
             self._view3d.cleanup()

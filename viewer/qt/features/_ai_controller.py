@@ -16,7 +16,7 @@ from engine.errors import CandorError
 from engine.jobs import JobState
 from engine.labels import LabelTable, label_report
 from viewer.qt.features._ai_progress import JobProgress
-from viewer.qt.features._ai_results import add_result_layers, strip_map
+from viewer.qt.features._ai_results import STRIP_KEYS, add_result_layers, map_layer_name, strip_map
 from viewer.qt.jobs_bridge import submit_watched
 from viewer.qt.ood_banner import OODBanner
 from viewer.qt.uncertainty_strip import (
@@ -176,12 +176,17 @@ class AIController(QObject):
             self.last_result = result
             self._update_strips(result)
         if result.ood.flag:
-            self.banner_bar.show()
-            self.banner.show_report(result.ood.to_dict(), record, result.model["name"])
-            for reason in result.ood.reasons:
-                self.services.messages.add(f"AI input check: {reason}", "warning")
+            self.show_banner(result.ood.to_dict(), record, result.model["name"])
         self.window.statusBar().showMessage(self._summary(result), 8000)
         self.result_ready.emit(result)
+
+    def show_banner(self, ood: dict, record: dict | None, model_name: str, messages: bool = True) -> None:
+        """The OOD banner for a flagged run (also a recovered one), its reasons in Messages."""
+        self.banner_bar.show()
+        self.banner.show_report(ood, record, model_name)
+        if messages:
+            for reason in ood.get("reasons", []):
+                self.services.messages.add(f"AI input check: {reason}", "warning")
 
     @staticmethod
     def _summary(result) -> str:
@@ -201,10 +206,25 @@ class AIController(QObject):
 
     def _update_strips(self, result) -> None:
         _key, vol = strip_map(result)
-        if vol is None or self.model.grid is None:
+        if vol is not None:
+            self._fill_strips(vol.array, result.labels.array)
+
+    def restore_strips(self, labels_layer, maps: list) -> bool:
+        """The strips of a recovered run, from its recovered uncertainty map (the one
+        :func:`strip_map` picks, found by its layer name); False when there is none."""
+        names = {map_layer_name(key): key for key in STRIP_KEYS}
+        by_key = {names[m.name]: m for m in maps if m.name in names}
+        key = next((k for k in STRIP_KEYS if k in by_key), None)
+        if key is None or self.model.grid is None:
+            return False
+        self._fill_strips(by_key[key].volume.array, labels_layer.volume.array)
+        return True
+
+    def _fill_strips(self, uncertainty, labels) -> None:
+        if self.model.grid is None:
             return
-        display = self.model.grid.view(vol.array)
-        foreground = self.model.grid.view(result.labels.array) > 0
+        display = self.model.grid.view(uncertainty)
+        foreground = self.model.grid.view(labels) > 0
         for name, strip in self.strips.items():
             strip.set_values(per_slice_means(display, name),
                              ranking=per_slice_foreground_means(display, foreground, name))

@@ -34,7 +34,6 @@ def segmentation_name(result) -> str:
 
 def add_result_layers(model, result, *, maps: bool = True) -> dict:
     """Labels (names and colours from the manifest), uncertainty maps and saliency as layers."""
-    from engine.trust import MAP_NAMES
     from engine.trust.entropy import max_entropy
 
     record = result_record(result)
@@ -47,7 +46,7 @@ def add_result_layers(model, result, *, maps: bool = True) -> dict:
     if maps:
         for key, vol in result.maps.items():
             top = max_entropy(k or 2) if key in ("total", "aleatoric") else max(float(vol.array.max()), 1e-6)
-            heat = model.layers.add_heatmap(vol, name=MAP_NAMES.get(key, key),
+            heat = model.layers.add_heatmap(vol, name=map_layer_name(key),
                                             colormap=MAP_COLORMAPS.get(key, "inferno"),
                                             value_range=(0.0, top), opacity=0.5, provenance=provenance)
             heat.visible = False          # the reader turns maps on; the slice strips show where to look
@@ -62,13 +61,24 @@ def add_result_layers(model, result, *, maps: bool = True) -> dict:
 def add_saliency_layer(model, result, label_id: int, vol, record: dict):
     info = next((l for l in result.table if l.id == label_id), None)
     name = f"Saliency (Grad-CAM): {info.name if info else label_id}"
-    return model.layers.add_heatmap(vol, name=name, colormap="jet", value_range=(0.0, 1.0),
+    return model.layers.add_heatmap(vol, name=name, colormap="viridis", value_range=(0.0, 1.0),
                                     opacity=0.45, provenance=result_provenance(result, record))
+
+
+#: the maps the per-slice strips show, in order of preference
+STRIP_KEYS = ("epistemic", "disagreement", "total")
+
+
+def map_layer_name(key: str) -> str:
+    """The layer name of an uncertainty map (``add_result_layers``)."""
+    from engine.trust import MAP_NAMES
+
+    return MAP_NAMES.get(key, key)
 
 
 def strip_map(result):
     """The map the per-slice strip shows: epistemic if there is one, else total entropy."""
-    for key in ("epistemic", "disagreement", "total"):
+    for key in STRIP_KEYS:
         if key in result.maps:
             return key, result.maps[key]
     return None, None

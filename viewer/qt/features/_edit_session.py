@@ -18,8 +18,10 @@ from PySide6.QtWidgets import QMessageBox
 from engine.corrections.queue import ModelRef, queue_correction
 from engine.editing import autosave
 from engine.errors import CandorError
+from engine.labels import LabelTable
 from engine.volume import Volume
 from viewer.qt.jobs_bridge import submit_watched
+from viewer.state.layers import HeatmapLayer
 from viewer.state.provenance import LayerProvenance, Role
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,21 @@ class EditSession(QObject):
                 layer, layer.role.value, layer.volume.array.copy(),
                 editor.table if editor is not None else layer.table,
                 {"ai_source": ai.name if ai is not None else None}))
+        layers += self._saved_maps(seen)
         return autosave.Snapshot(dict(self.source), layers, list(self.accepted_ids))
+
+    def _saved_maps(self, ai_layers: set) -> list[autosave.SavedLayer]:
+        """The heatmaps (uncertainty, saliency) of the runs whose results are being corrected:
+        same provenance as an AI source. Their arrays are content-addressed, so an unchanged map
+        is written once per session, not at every save."""
+        runs = [ai.provenance for ai in ai_layers if ai.provenance.has_model]
+        maps = []
+        for layer in self.model.layers:
+            if isinstance(layer, HeatmapLayer) and layer.provenance in runs:
+                maps.append(_saved_layer(layer, "heatmap", layer.volume.array, LabelTable(),
+                                         {"colormap": layer.colormap, "value_range": list(layer.value_range),
+                                          "opacity": layer.opacity, "visible": layer.visible}))
+        return maps
 
     def autosave_now(self):
         """Save the working layers now (on a worker); returns the job's watcher, or None."""
@@ -260,8 +276,9 @@ class EditSession(QObject):
                     saved.table, name=saved.name, role=Role.AI, provenance=_provenance(saved))
                 layer.visible = False
                 ai_layers[saved.name] = layer
+        maps = [self._adopt_map(saved) for saved in snapshot.layers if saved.role == "heatmap"]
         for saved in snapshot.layers:
-            if saved.role != "ai":
+            if saved.role not in ("ai", "heatmap"):
                 source = ai_layers.get(saved.info.get("ai_source"))
                 volume = Volume(saved.labels, saved.geometry, "OT", {"role": "corrected"})
                 layer = self.editing.add_editable(volume, saved.table, saved.name, source,
@@ -270,8 +287,36 @@ class EditSession(QObject):
         self.source = dict(snapshot.source) or self.source
         self.accepted_ids = list(snapshot.accepted)
         self.unaccepted, self._unsaved = True, False
-        self.controller.status("Recovered the unsaved edits")
+        self.controller.status(self._restore_trust(list(ai_layers.values()), maps))
         self.recovered.emit(snapshot)
+
+    def _adopt_map(self, saved: autosave.SavedLayer):
+        info = saved.info
+        volume = Volume(saved.labels, saved.geometry, "OT", {"role": "heatmap"})
+        layer = self.model.layers.add_heatmap(
+            volume, name=saved.name, colormap=info.get("colormap", "inferno"),
+            value_range=tuple(info["value_range"]) if info.get("value_range") else None,
+            opacity=float(info.get("opacity", 0.5)), provenance=_provenance(saved))
+        layer.visible = bool(info.get("visible", True))
+        return layer
+
+    def _restore_trust(self, ai_layers: list, maps: list) -> str:
+        """The OOD banner and the uncertainty strips of the recovered run; says what came back."""
+        said = ["the edits"]
+        if maps:
+            said.append(f"{len(maps)} map{'s' if len(maps) > 1 else ''}")
+        flagged = next((l for l in ai_layers if l.provenance.ood_flag and l.provenance.ood), None)
+        ai = self.services.ai
+        if flagged is not None and ai is not None:
+            p = flagged.provenance
+            ai.show_banner(p.ood, p.trust, p.model_name or "the model", messages=False)
+            said.append("the OOD warning")
+        if ai is not None and ai_layers and ai.restore_strips(ai_layers[0], maps):
+            said.append("the uncertainty strips")
+        text = "Recovered " + ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
+        if ai_layers:
+            text += "; run AI again for anything else of that result (e.g. Explain's label list)"
+        return text
 
     def cleanup(self) -> None:
         self.timer.stop()

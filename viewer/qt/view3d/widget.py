@@ -23,6 +23,7 @@ from viewer.state.viewer_model import ViewerModel
 
 log = logging.getLogger(__name__)
 REFINE_AFTER_MS = 300
+SLIDER_MIN_WIDTH = 64       # px: the toolbar's Shift and Opacity sliders
 
 
 class _VTKWidget(QVTKRenderWindowInteractor):
@@ -97,13 +98,15 @@ class View3D(QWidget):
         self.show_planes.toggled.connect(lambda _c: self._on_cursor(self.model.cursor.index))
         reset = QToolButton(text="Reset", toolTip="Reset the camera (r)")
         reset.clicked.connect(self.reset_camera)
+        for slider in (self.shift, self.opacity):   # a squashed slider looks like an empty box
+            slider.setMinimumWidth(SLIDER_MIN_WIDTH)
         row = QHBoxLayout(self.toolbar)
         row.setContentsMargins(6, 2, 6, 2)
         self.busy = QLabel("")
         self.busy.setStyleSheet("color: #e6c84a;")
         for w in (QLabel("3D"), self.preset_box, QLabel("Shift"), self.shift, QLabel("Opacity"),
                   self.opacity, self.show_labels, self.show_planes, reset, self.busy):
-            row.addWidget(w)
+            row.addWidget(w, 1 if w in (self.shift, self.opacity) else 0)
 
     # Lifecycle ------------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802
