@@ -90,3 +90,11 @@ def test_first_2x2_shows_the_3d_view_in_place_and_it_catches_labels(reading_wind
     model.layers.add_labels(ct.with_array(lesion_mask(ct, radius=9)), lesion_table(), name="lesion")
     assert view3d._surface_job is not None, "labels added right after the switch were missed"
     qtbot.waitUntil(lambda: len(view3d.scene.surface_actors) == 1, timeout=20000)
+    # the surfaces are not buried in the volume rendering: it steps aside when they appear, and
+    # a reader who ticks it back keeps it through later label updates
+    assert not view3d.show_volume.isChecked() and not view3d.scene.full.GetVisibility()
+    view3d.show_volume.setChecked(True)
+    assert view3d.scene.full.GetVisibility() or view3d.scene.proxy.GetVisibility()
+    model.layers.add_labels(ct.with_array(lesion_mask(ct, radius=5)), lesion_table(), name="second")
+    qtbot.waitUntil(lambda: len(view3d.scene.surface_actors) == 2, timeout=20000)
+    assert view3d.show_volume.isChecked()

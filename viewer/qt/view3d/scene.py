@@ -61,6 +61,7 @@ class VolumeScene:
         self.shift, self.opacity_scale = 0.0, 1.0
         self._range = (0.0, 1.0)
         self.interactive = False
+        self.volume_visible = True      # the volume rendering (label surfaces may replace it)
         self.image_sample_distance = 2.5   # CPU ray caster: 1 ray per 2.5×2.5 pixels when moving
         self.last_frame_s = 0.0
 
@@ -130,15 +131,19 @@ class VolumeScene:
                 vol.GetProperty().SetScalarOpacity(opacity)
                 vol.GetProperty().SetColor(color)
 
+    def set_volume_visible(self, visible: bool) -> None:
+        self.volume_visible = bool(visible)
+        self.set_interactive(self.interactive)
+
     def set_interactive(self, interactive: bool) -> None:
         """Proxy volume at reduced image resolution while interacting, full quality otherwise."""
         self.interactive = interactive
         if self.full is None:
             return
         use_proxy = interactive and self.proxy is not None
-        self.full.SetVisibility(not use_proxy)
+        self.full.SetVisibility(self.volume_visible and not use_proxy)
         if self.proxy is not None:
-            self.proxy.SetVisibility(use_proxy)
+            self.proxy.SetVisibility(self.volume_visible and use_proxy)
         if self.mapper_kind == "cpu":
             for vol in (self.full, self.proxy):
                 if vol is None:

@@ -62,6 +62,7 @@ class View3D(QWidget):
         self._refine.timeout.connect(self.render_full)
         self._runner = JobRunner(max_workers=1)
         self._surface_job = None
+        self._volume_image = None
         self._build_toolbar()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -92,6 +93,11 @@ class View3D(QWidget):
         self.opacity.setRange(0, 200)
         self.opacity.setValue(100)
         self.opacity.valueChanged.connect(lambda _v: self._transfer())
+        # Label surfaces sit inside the head the volume rendering draws: when they first appear
+        # for an image the volume is switched off (as in 3D Slicer); ticking it back is kept.
+        self.show_volume = QCheckBox("Volume", checked=True, toolTip="Volume rendering")
+        self.show_volume.toggled.connect(self._volume_toggled)
+        self._volume_chosen = False     # the reader set the box for this image
         self.show_labels = QCheckBox("Labels", checked=True)
         self.show_labels.toggled.connect(lambda _c: self._update_surfaces())
         self.show_planes = QCheckBox("Planes", checked=True)
@@ -105,7 +111,7 @@ class View3D(QWidget):
         self.busy = QLabel("")
         self.busy.setStyleSheet("color: #e6c84a;")
         for w in (QLabel("3D"), self.preset_box, QLabel("Shift"), self.shift, QLabel("Opacity"),
-                  self.opacity, self.show_labels, self.show_planes, reset, self.busy):
+                  self.opacity, self.show_volume, self.show_labels, self.show_planes, reset, self.busy):
             row.addWidget(w, 1 if w in (self.shift, self.opacity) else 0)
 
     # Lifecycle ------------------------------------------------------------------------------
@@ -160,6 +166,12 @@ class View3D(QWidget):
             self.render_full()
             return
         grid = self.model.grid
+        if layer is not self._volume_image:    # a new image: volume on until labels appear
+            self._volume_image, self._volume_chosen = layer, False
+            self.show_volume.blockSignals(True)
+            self.show_volume.setChecked(True)
+            self.show_volume.blockSignals(False)
+            self.scene.volume_visible = True
         self.render_window.Render()      # make sure the GL context exists before choosing a mapper
         self.scene.set_volume(self.model.display(layer), grid.display_spacing_zyx,
                               grid.geometry.origin, layer.volume.modality)
@@ -170,6 +182,11 @@ class View3D(QWidget):
         self._on_layers()
         # Progressive: the downsampled proxy first (fast), the idle-quality volume once idle.
         self._render_interactive()
+        self._refine.start()
+
+    def _volume_toggled(self, checked: bool) -> None:
+        self._volume_chosen = True
+        self.scene.set_volume_visible(checked)
         self._refine.start()
 
     def _on_cursor(self, _zyx) -> None:
@@ -232,6 +249,11 @@ class View3D(QWidget):
             log.warning("label surfaces failed: %s: %s", type(error).__name__, error)
             return
         self.scene.set_surfaces(surfaces)
+        if surfaces and not self._volume_chosen and self.show_volume.isChecked():
+            self.show_volume.blockSignals(True)
+            self.show_volume.setChecked(False)
+            self.show_volume.blockSignals(False)
+            self.scene.set_volume_visible(False)
         self.render_full()
 
     # Rendering ------------------------------------------------------------------------------
