@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
 
+from engine.labels import LabelInfo, LabelTable
 from engine.volume import Geometry, Volume
 from tests.viewer.conftest import send_drag, viewport_pos
 from tests.viewer.edit_helpers import activate
@@ -180,6 +181,21 @@ def test_rename_delete_undo_and_jump(window, qtbot):
     mid_zyx = [(p + q) / 2 for p, q in zip(a, b)]
     assert model.cursor.index == tuple(int(round(v)) for v in mid_zyx)
     assert dock.overlays["axial"].visible_ids() == [mid]
+
+    # A 3D ROI of the active label of the active labels layer.
+    mask = np.zeros(SIZE[::-1], np.uint8)
+    mask[2:5, 10:20, 5:12] = 2
+    model.layers.add_labels(Volume(mask, model.image.volume.geometry, "OT"), LabelTable(
+        [LabelInfo(2, "Lesion", (255, 0, 0))]), name="Reader labels")
+    window.services.edit.state.active_label = 2
+    dock.button_label.click()
+    roi3d = dock.measurements.get(dock.measurements.selection)
+    inside = model.image.volume.array[mask == 2].astype(float)
+    assert (roi3d.kind, roi3d.label, roi3d.stats.voxels) == ("label", 2, inside.size)
+    assert roi3d.value == pytest.approx(inside.size * 0.7 * 0.9 * 2.5 / 1000, rel=1e-12)
+    assert roi3d.stats.mean == pytest.approx(inside.mean(), rel=1e-12)
+    assert roi3d.stats.sd == pytest.approx(inside.std(ddof=1), rel=1e-12)
+    assert dock.tree.topLevelItem(1).text(1) == "3D label ROI"
 
     # Choosing an edit tool ends measuring; a new image clears the list.
     window.services.edit.choose("brush")
