@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget
 
 from engine.labels import LabelInfo, LabelTable
 from engine.volume import Geometry, Volume
-from tests.viewer.conftest import send_drag, viewport_pos
+from tests.viewer.conftest import send_click, send_drag, viewport_pos
 from tests.viewer.edit_helpers import activate
 from viewer.state.cursor import VIEW_AXIS
 
@@ -181,6 +181,25 @@ def test_rename_delete_undo_and_jump(window, qtbot):
     mid_zyx = [(p + q) / 2 for p, q in zip(a, b)]
     assert model.cursor.index == tuple(int(round(v)) for v in mid_zyx)
     assert dock.overlays["axial"].visible_ids() == [mid]
+
+    # Angle: drag the first arm to the vertex, then click the second arm's end (arms along a row
+    # and a column: 90° whatever the pixel spacing; the value is checked against the LPS points).
+    end, vertex, other = list(home), list(home), list(home)
+    end[axial.row_axis], end[axial.col_axis] = 4, 4
+    vertex[axial.row_axis], vertex[axial.col_axis] = 4, 14
+    other[axial.row_axis], other[axial.col_axis] = 8, 14
+    dock.tool_actions["angle"].trigger()
+    drag(axial, end, vertex)
+    assert len(dock.measurements) == 1                        # not yet: one arm drawn
+    send_click(axial.canvas.viewport(), viewport_pos(axial, other))
+    ang = dock.measurements.get(dock.measurements.selection)
+    p = np.array(ang.points_lps)
+    u, v = p[0] - p[1], p[2] - p[1]
+    truth = np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v)))
+    assert ang.kind == "angle" and ang.value == pytest.approx(truth, rel=1e-9)
+    assert ang.value == pytest.approx(90.0, abs=1.5)           # within a screen pixel of the arms
+    assert dock.tree.topLevelItem(1).text(2) == f"{ang.value:.1f}°"
+    dock.measurements.delete(dock.measurements.selection)
 
     # A 3D ROI of the active label of the active labels layer.
     mask = np.zeros(SIZE[::-1], np.uint8)

@@ -1,4 +1,4 @@
-"""View › Measure: ruler and rectangle/ellipse ROI on the slice views, and the Measurements dock.
+"""View › Measure: ruler, angle and rectangle/ellipse ROI on the slice views, and the Measurements dock.
 
 The tools (:mod:`viewer.qt.tools.ruler`, :mod:`viewer.qt.tools.roi`) create
 :class:`engine.reading.measure.Measurement` records on the model's image; the list with its
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QPus
 from engine.errors import CandorError
 from engine.reading import measure
 from viewer.qt.measure_overlay import MeasurementOverlay, label_text
+from viewer.qt.tools.angle import AngleTool
 from viewer.qt.tools.base import ToolContext
 from viewer.qt.tools.measure_base import ijk_to_display
 from viewer.qt.tools.mouse import ToolMouseFilter
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 ORDER = 50
 NEEDS = ("model", "viewer")
-TOOLS = (RulerTool, RectangleRoiTool, EllipseRoiTool)
+TOOLS = (RulerTool, AngleTool, RectangleRoiTool, EllipseRoiTool)
 KIND_TITLES = {"distance": "Distance", "angle": "Angle", "rectangle": "Rectangle ROI",
                "ellipse": "Ellipse ROI", "label": "3D label ROI"}
 
