@@ -221,3 +221,45 @@ def test_rename_delete_undo_and_jump(window, qtbot):
     assert dock.current is None and not dock.tool_actions["ruler"].isChecked()
     model.open_volume(ramp_ct())
     assert len(dock.measurements) == 0 and dock.tree.topLevelItemCount() == 0
+
+
+def test_measurements_survive_crash_recovery(qtbot, tmp_path):
+    """Drawn on a session with edits, crashed (lock dropped as a killed process's is), recovered
+    in a new window: the same measurements come back, equal to the last."""
+    import SimpleITK as sitk
+
+    from tests.viewer.edit_helpers import AI_TABLE, make_ai, make_scan, open_window
+    from tests.viewer.test_edit_recovery import (_crash, _paint_and_wait_for_autosave,
+                                                 _recover_from_prompt)
+
+    scan_path = tmp_path / "scan.nii.gz"
+    sitk.WriteImage(make_scan().to_sitk(), str(scan_path))
+    first = open_window(qtbot, with_ai=False)
+    with qtbot.waitSignal(first.services.opener.opened, timeout=60000):
+        first.open_path(str(scan_path))
+    activate(qtbot, first)
+    first.services.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
+    first.services.model.cursor.set_slice("axial", 6)
+    _paint_and_wait_for_autosave(qtbot, first, 10, 10)
+    dock = dock_of(first)
+    axial = first.services.viewer.views["axial"]
+    a, b = list(first.services.model.cursor.index), list(first.services.model.cursor.index)
+    a[axial.row_axis], a[axial.col_axis] = 20, 20
+    b[axial.row_axis], b[axial.col_axis] = 30, 40
+    dock.tool_actions["rectangle"].trigger()
+    with qtbot.waitSignal(first.services.edit.session.autosaved, timeout=60000):
+        drag(axial, a, b)
+    dock.measurements.rename(dock.measurements.ids()[0], "Liver ROI")
+    with qtbot.waitSignal(first.services.edit.session.autosaved, timeout=60000):
+        pass
+    expected = [m for _, m in dock.measurements.items()]
+    _crash(first)
+    first.close()
+
+    second = open_window(qtbot, with_ai=False, active=False)
+    second.services.model.layers.clear()
+    snapshot = _recover_from_prompt(qtbot, second)
+    assert len(snapshot.source["measurements"]) == 1
+    again = dock_of(second)
+    assert [m for _, m in again.measurements.items()] == expected
+    assert again.tree.topLevelItem(0).text(0) == "Liver ROI"

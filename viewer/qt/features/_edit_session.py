@@ -64,6 +64,10 @@ class EditSession(QObject):
         self._save_watcher = None
         self._accept_watcher = None
         self.recovery_box: QMessageBox | None = None
+        #: other features' state saved with the edits: key → callable returning a JSON-ready
+        #: value, stored in the snapshot's ``source`` (older readers ignore unknown keys) and
+        #: read back from ``recovered``'s snapshot (the Measurements feature keeps its list here)
+        self.extras: dict = {}
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(IDLE_MS)
@@ -108,7 +112,15 @@ class EditSession(QObject):
                 editor.table if editor is not None else layer.table,
                 {"ai_source": ai.name if ai is not None else None}))
         layers += self._saved_maps(seen)
-        return autosave.Snapshot(dict(self.source), layers, list(self.accepted_ids))
+        source = dict(self.source)
+        source.update({key: provide() for key, provide in self.extras.items()})
+        return autosave.Snapshot(source, layers, list(self.accepted_ids))
+
+    def note_change(self) -> None:
+        """An ``extras`` value changed: autosave it with the session's edits (when there are)."""
+        if self._tracked:
+            self._unsaved = True
+            self.timer.start()
 
     def _saved_maps(self, ai_layers: set) -> list[autosave.SavedLayer]:
         """The heatmaps (uncertainty, saliency) of the runs whose results are being corrected:

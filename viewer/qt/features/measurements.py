@@ -12,6 +12,7 @@ crosshair to the measurement so its view shows its slice. A new image clears the
 
 from __future__ import annotations
 
+import json
 import logging
 
 from PySide6.QtCore import Qt
@@ -72,6 +73,7 @@ class MeasurementsDock(QDockWidget):
         self.model.events.image.connect(self._on_image)
         if services.edit is not None:
             services.edit.state.events.tool.connect(self._on_edit_tool)
+            self._join_session(services.edit.session)
 
     # Tools --------------------------------------------------------------------------------------
     def current_tool(self):
@@ -221,6 +223,23 @@ class MeasurementsDock(QDockWidget):
             self.services.status(str(exc))
             return
         self.measurements.add(m)
+
+    # Crash recovery: the list rides in the edit session's autosave ---------------------------------
+    def _join_session(self, session) -> None:
+        session.extras["measurements"] = lambda: [m.to_dict() for _, m in self.measurements.items()]
+        self.measurements.changed.connect(session.note_change)
+        session.recovered.connect(self._on_recovered)
+
+    def _on_recovered(self, snapshot) -> None:
+        items = snapshot.source.get("measurements")
+        if not items:
+            return
+        try:
+            n = self.measurements.load_json(json.dumps({"measurements": items}))
+        except CandorError as exc:
+            self.services.status(f"Measurements not recovered: {exc}")
+            return
+        log.info("%d measurements recovered", n)
 
     def _on_image(self, *_args) -> None:
         self.choose(None)
