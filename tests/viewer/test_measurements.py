@@ -164,6 +164,11 @@ def test_rename_delete_undo_and_jump(window, qtbot):
     assert dock.measurements.get(mid).name == "Lesion long axis"
     dock.measurements.select(mid)
     dock.button_delete.click()
+    assert dock.tree.topLevelItemCount() == 0
+    dock.action_undo.trigger()
+    dock.tree.setFocus()
+    dock.measurements.select(mid)
+    qtbot.keyClick(dock.tree, Qt.Key.Key_Delete)                 # the Delete key in the list
     assert dock.tree.topLevelItemCount() == 0 and dock.overlays["axial"].visible_ids() == []
     dock.action_undo.trigger()
     assert dock.tree.topLevelItem(0).text(0) == "Lesion long axis"

@@ -16,7 +16,7 @@ import json
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHBoxLayout, QPushButton,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -132,6 +132,9 @@ class MeasurementsDock(QDockWidget):
                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.tree.itemChanged.connect(self._renamed)
         self.tree.itemClicked.connect(lambda item, _c: self.jump(item.data(0, Qt.ItemDataRole.UserRole)))
+        delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.tree)
+        delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete_key.activated.connect(self.delete_selected)
         self.button_delete = QPushButton("Delete", body)
         self.button_delete.clicked.connect(self.delete_selected)
         self.button_label = QPushButton("3D ROI of label", body)
