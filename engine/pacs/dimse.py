@@ -5,7 +5,7 @@ Retrieval is C-GET, so no port of Candor's needs to be reachable from the server
 come back on the same association (the SCP/SCU role is negotiated for each SOP class the series
 holds, found by an image-level C-FIND first). That C-FIND also lists the SOP Instance UIDs, so an
 interrupted retrieval asks only for what is missing. ``pynetdicom`` logs identifiers at debug
-level: its logger is held at WARNING.
+level and its errors repeat Candor's own messages: its logger is held at CRITICAL.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ _REJECT_REASONS = {
 
 
 def quiet_pynetdicom() -> None:
-    logger = logging.getLogger("pynetdicom")
-    if logger.getEffectiveLevel() < logging.WARNING:
-        logger.setLevel(logging.WARNING)
+    """pynetdicom's debug lines dump identifiers and its error lines repeat what Candor's own
+    message says (rejections, refused connections): keep only its critical ones."""
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
 
 
 class DimseClient:
@@ -47,7 +47,7 @@ class DimseClient:
         self.profile, self.name = profile, profile.name
 
     # -- association -------------------------------------------------------------------------
-    def _ae(self, contexts: Sequence[str]):
+    def _ae(self, contexts: Sequence):
         from pynetdicom import AE
 
         ae = AE(ae_title=self.profile.calling_ae)
@@ -61,17 +61,25 @@ class DimseClient:
         return ae
 
     @contextlib.contextmanager
-    def _association(self, contexts: Sequence[str], doing: str, roles=(), handlers=()) -> Iterator:
+    def _association(self, contexts: Sequence, doing: str, roles=(), handlers=()) -> Iterator:
         from pynetdicom import evt
 
-        rejected: list = []
+        seen: dict = {"opened": False, "answer": None}
+
+        def on_open(event):
+            seen["opened"] = True
+
+        def on_acse(event):
+            seen["answer"] = getattr(event, "primitive", None)
+
         ae = self._ae(contexts)
         assoc = ae.associate(self.profile.host, self.profile.port, ae_title=self.profile.ae_title,
                              ext_neg=list(roles) or None,
-                             evt_handlers=[(evt.EVT_REJECTED, lambda e: rejected.append(e.primitive)),
+                             evt_handlers=[(evt.EVT_CONN_OPEN, on_open), (evt.EVT_ACSE_RECV, on_acse),
                                            *handlers])
         if not assoc.is_established:
-            raise self._not_established(assoc, rejected, doing)
+            ae.shutdown()
+            raise self._not_established(assoc, seen, doing)
         try:
             yield assoc
         finally:
@@ -79,24 +87,28 @@ class DimseClient:
                 assoc.release()
             ae.shutdown()
 
-    def _not_established(self, assoc, rejected, doing: str) -> PacsError:
+    def _not_established(self, assoc, seen: dict, doing: str) -> PacsError:
         where = self.profile.describe()
         if assoc.is_rejected:
-            diagnostic = getattr(rejected[0], "diagnostic", None) if rejected else None
+            diagnostic = getattr(seen["answer"], "diagnostic", None)
             why = _REJECT_REASONS.get(diagnostic, "it gave reason {diag}").format(
                 calling=self.profile.calling_ae, called=self.profile.ae_title, diag=diagnostic)
             return PacsError(f"{where} refused the association while {doing}: {why}")
-        if assoc.is_aborted:
+        if seen["opened"]:
             return PacsUnreachable(f"{where} aborted the association while {doing}: check the AE "
-                                   "titles and that the server accepts Candor")
-        return PacsUnreachable(f"cannot reach {where} while {doing} (no answer within "
-                               f"{self.profile.timeout:g} s or connection refused): check the host, "
-                               "the port and that the server is running")
+                                   "titles and that the server accepts Candor's")
+        return PacsUnreachable(f"cannot reach {where} while {doing} (connection refused or no "
+                               f"answer within {self.profile.timeout:g} s): check the host, the "
+                               "port and that the server is running")
 
-    def _check(self, status, where_doing: str) -> int:
+    def _check(self, status, doing: str, assoc=None) -> int:
         """The status code of a response; an empty one means the association broke."""
         if status is None or "Status" not in status:
-            raise PacsUnreachable(f"{self.profile.describe()} stopped answering while {where_doing} "
+            if assoc is not None and _aborted(assoc):
+                raise PacsError(f"{self.profile.describe()} ended the association while {doing}: "
+                                f"it may not know Candor's AE title '{self.profile.calling_ae}' or "
+                                "may not allow it this request")
+            raise PacsUnreachable(f"{self.profile.describe()} stopped answering while {doing} "
                                   f"(timeout after {self.profile.timeout:g} s or connection lost)")
         return int(status.Status)
 
@@ -106,7 +118,7 @@ class DimseClient:
 
         start = time.perf_counter()
         with self._association([Verification], "checking the connection") as assoc:
-            code = self._check(assoc.send_c_echo(), "answering C-ECHO")
+            code = self._check(assoc.send_c_echo(), "answering C-ECHO", assoc)
         if code != 0:
             raise PacsError(f"{self.profile.describe()} answered C-ECHO with status 0x{code:04X}")
         return f"{self.profile.describe()} answered C-ECHO in {1000 * (time.perf_counter() - start):.0f} ms"
@@ -117,7 +129,7 @@ class DimseClient:
         found = []
         with self._association([FIND], doing) as assoc:
             for status, answer in assoc.send_c_find(identifier, FIND):
-                code = self._check(status, doing)
+                code = self._check(status, doing, assoc)
                 if code in (0xFF00, 0xFF01) and answer is not None:
                     found.append(answer)
                 elif code != 0:
@@ -218,7 +230,7 @@ class DimseClient:
         with self._association([GET, *classes], doing, roles=[build_role(c, scp_role=True) for c in classes],
                                handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
             for status, _ in assoc.send_c_get(ds, GET):
-                self._check(status, doing)
+                self._check(status, doing, assoc)
                 try:
                     report(progress, cancel, (skipped + got["n"]) / total,
                            f"instance {skipped + got['n']} of {total}")
@@ -250,7 +262,7 @@ class DimseClient:
                 except ValueError:  # no accepted presentation context for its class and syntax
                     out[path] = SendResult(path, False, "the server accepts no object of its kind")
                     continue
-                code = self._check(status, f"storing file {index + 1} of {len(good)}")
+                code = self._check(status, f"storing file {index + 1} of {len(good)}", assoc)
                 ok = code in (0x0000, 0xB000, 0xB006, 0xB007)  # success or warning
                 out[path] = SendResult(path, ok, "" if ok else f"the server refused it (status 0x{code:04X})")
         return out
@@ -261,3 +273,12 @@ def _syntax(ds) -> str:
 
     meta = getattr(ds, "file_meta", None)
     return text(getattr(meta, "TransferSyntaxUID", None) or ImplicitVRLittleEndian)
+
+
+def _aborted(assoc, settle: float = 1.0) -> bool:
+    """Whether the peer aborted: the A-ABORT may still be on its way when the response is found
+    empty, so wait up to ``settle`` seconds for the association to leave the established state."""
+    deadline = time.monotonic() + settle
+    while assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(assoc.is_aborted)
