@@ -3,9 +3,7 @@
 One server per test session, on free loopback ports, with a temporary configuration: storage in a
 tmp folder, DICOMweb at ``/dicom-web``, HTTP basic auth on (user ``candor-test``), a DICOM port
 with AE title ``ORTHANC`` that checks the called AE title, and a modality entry for Candor's AE
-title ``CANDOR`` (C-FIND, C-GET, C-STORE allowed). A Lua ``ReceivedInstanceFilter`` refuses any
-instance whose Series Description is ``REFUSE`` (REST, STOW-RS and C-STORE alike): the tests use
-it for "an instance fails to store on send". Without Orthanc the tests skip, unless
+title ``CANDOR`` (C-FIND, C-GET, C-STORE allowed). Without Orthanc the tests skip, unless
 ``CANDOR_REQUIRE_PEERS=1`` (set by ``.ci/run``): then a missing Orthanc fails them.
 """
 
@@ -32,14 +30,8 @@ from engine.volume import Geometry, Volume
 CANARY_NAME = "CANARY^PHI"
 USER, PASSWORD = "candor-test", "orthanc-test-password"
 SERVER_AET, CANDOR_AET = "ORTHANC", "CANDOR"
-REFUSE = "REFUSE"
 PLUGIN_GLOBS = ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so*",
                 "/usr/lib/*/orthanc/plugins/libOrthancDicomWeb.so")
-LUA_FILTER = f"""
-function ReceivedInstanceFilter(dicom, origin, info)
-  return dicom.SeriesDescription ~= '{REFUSE}'
-end
-"""
 
 
 def free_port() -> int:
@@ -98,7 +90,6 @@ def orthanc(tmp_path_factory) -> Orthanc:
         _missing("Orthanc's DICOMweb plugin")
     folder = tmp_path_factory.mktemp("orthanc")
     http, dicom, candor = free_port(), free_port(), free_port()
-    (folder / "filter.lua").write_text(LUA_FILTER)
     config = {
         "Name": "CandorTest", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
         "HttpPort": http, "DicomPort": dicom, "DicomAet": SERVER_AET, "DicomCheckCalledAet": True,
@@ -106,7 +97,7 @@ def orthanc(tmp_path_factory) -> Orthanc:
         "Plugins": [plugin], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "DicomModalities": {"candor": {"AET": CANDOR_AET, "Host": "127.0.0.1", "Port": candor,
                                        "AllowGet": True, "AllowStore": True, "AllowFind": True}},
-        "LuaScripts": [str(folder / "filter.lua")], "StorageCompression": False,
+        "StorageCompression": False,
         "HttpThreadsCount": 8, "ConcurrentJobs": 2,
     }
     (folder / "orthanc.json").write_text(json.dumps(config))
