@@ -80,6 +80,7 @@ class DimseClient:
         if not assoc.is_established:
             ae.shutdown()
             raise self._not_established(assoc, seen, doing)
+        assoc.candor_seen = seen  # what _check reads to tell a peer's A-ABORT from a lost link
         try:
             yield assoc
         finally:
@@ -89,14 +90,23 @@ class DimseClient:
 
     def _not_established(self, assoc, seen: dict, doing: str) -> PacsError:
         where = self.profile.describe()
-        if assoc.is_rejected:
-            diagnostic = getattr(seen["answer"], "diagnostic", None)
+        answer = seen["answer"]
+        rejected = assoc.is_rejected or (type(answer).__name__ == "A_ASSOCIATE"
+                                         and getattr(answer, "result", None) in (1, 2))
+        if rejected:
+            diagnostic = getattr(answer, "diagnostic", None)
             why = _REJECT_REASONS.get(diagnostic, "it gave reason {diag}").format(
                 calling=self.profile.calling_ae, called=self.profile.ae_title, diag=diagnostic)
             return PacsError(f"{where} refused the association while {doing}: {why}")
+        if seen["opened"] and answer is None:
+            return PacsUnreachable(f"{where} accepted the connection but did not answer within "
+                                   f"{self.profile.timeout:g} s while {doing}: is it a DICOM port? "
+                                   "Try again or raise the timeout")
         if seen["opened"]:
-            return PacsUnreachable(f"{where} aborted the association while {doing}: check the AE "
-                                   "titles and that the server accepts Candor's")
+            return PacsUnreachable(
+                f"{where} aborted the association while {doing}: check the AE titles (Candor "
+                f"calls as '{self.profile.calling_ae}', the server as '{self.profile.ae_title}') "
+                "and that the server accepts Candor's")
         return PacsUnreachable(f"cannot reach {where} while {doing} (connection refused or no "
                                f"answer within {self.profile.timeout:g} s): check the host, the "
                                "port and that the server is running")
@@ -105,9 +115,14 @@ class DimseClient:
         """The status code of a response; an empty one means the association broke."""
         if status is None or "Status" not in status:
             if assoc is not None and _aborted(assoc):
-                raise PacsError(f"{self.profile.describe()} ended the association while {doing}: "
-                                f"it may not know Candor's AE title '{self.profile.calling_ae}' or "
-                                "may not allow it this request")
+                last = getattr(assoc, "candor_seen", {}).get("answer")
+                if type(last).__name__ == "A_ABORT" and getattr(last, "abort_source", None) == 0:
+                    raise PacsError(f"{self.profile.describe()} ended the association while {doing}: "
+                                    f"it may not know Candor's AE title '{self.profile.calling_ae}' "
+                                    "or may not allow it this request")
+                raise PacsUnreachable(f"the connection to {self.profile.describe()} was lost while "
+                                      f"{doing}: the server stopped or the network dropped; what "
+                                      "arrived is kept, run it again to resume")
             raise PacsUnreachable(f"{self.profile.describe()} stopped answering while {doing} "
                                   f"(timeout after {self.profile.timeout:g} s or connection lost)")
         return int(status.Status)

@@ -81,15 +81,14 @@ class Orthanc:
         return found.json()
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory) -> Orthanc:
+def launch(folder: Path, ports: tuple[int, int, int] | None = None) -> tuple[Orthanc, subprocess.Popen]:
+    """Start an Orthanc storing in ``folder`` (again on the same ``ports`` after a restart)."""
     binary, plugin = shutil.which("Orthanc"), _plugin()
     if binary is None:
         _missing("Orthanc")
     if plugin is None:
         _missing("Orthanc's DICOMweb plugin")
-    folder = tmp_path_factory.mktemp("orthanc")
-    http, dicom, candor = free_port(), free_port(), free_port()
+    http, dicom, candor = ports or (free_port(), free_port(), free_port())
     config = {
         "Name": "CandorTest", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
         "HttpPort": http, "DicomPort": dicom, "DicomAet": SERVER_AET, "DicomCheckCalledAet": True,
@@ -97,24 +96,36 @@ def orthanc(tmp_path_factory) -> Orthanc:
         "Plugins": [plugin], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "DicomModalities": {"candor": {"AET": CANDOR_AET, "Host": "127.0.0.1", "Port": candor,
                                        "AllowGet": True, "AllowStore": True, "AllowFind": True}},
-        "StorageCompression": False,
-        "HttpThreadsCount": 8, "ConcurrentJobs": 2,
+        "StorageCompression": False, "HttpThreadsCount": 8, "ConcurrentJobs": 2,
     }
     (folder / "orthanc.json").write_text(json.dumps(config))
-    log = open(folder / "orthanc.log", "wb")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "orthanc.log", "ab") as log:
+        proc = subprocess.Popen([binary, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
     server = Orthanc(f"http://127.0.0.1:{http}", dicom, candor, folder)
     try:
         _wait_until_up(server, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return server, proc
+
+
+def stop(proc: subprocess.Popen, kill: bool = False) -> None:
+    proc.kill() if kill else proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory) -> Orthanc:
+    server, proc = launch(tmp_path_factory.mktemp("orthanc"))
+    try:
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop(proc)
 
 
 def _wait_until_up(server: Orthanc, proc: subprocess.Popen) -> None:
@@ -139,17 +150,21 @@ class Uploaded:
     volume: Volume
 
 
-@pytest.fixture
-def uploaded(orthanc, tmp_path) -> Uploaded:
+def upload_series(server: Orthanc, folder: Path, slices: int = 6) -> Uploaded:
     """A small CT series (canary patient name, unique patient ID) uploaded through the REST API."""
-    rng = np.random.default_rng(17)
-    geometry = Geometry((12, 10, 6), (0.8, 0.9, 2.5), (-5.0, 3.0, 40.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
-    volume = Volume(rng.integers(-1000, 2000, geometry.shape).astype(np.int16), geometry, "CT")
-    patient_id = "CANARYID" + uuid.uuid4().hex[:10].upper()
-    paths = write_series(volume, tmp_path / "upload", modality="CT", patient_name=CANARY_NAME,
-                         patient_id=patient_id, series_description="Candor PACS test")
     from pydicom import dcmread
 
+    rng = np.random.default_rng(17)
+    geometry = Geometry((12, 10, slices), (0.8, 0.9, 2.5), (-5.0, 3.0, 40.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    volume = Volume(rng.integers(-1000, 2000, geometry.shape).astype(np.int16), geometry, "CT")
+    patient_id = "CANARYID" + uuid.uuid4().hex[:10].upper()
+    paths = write_series(volume, folder, modality="CT", patient_name=CANARY_NAME,
+                         patient_id=patient_id, series_description="Candor PACS test")
     first = dcmread(paths[0], stop_before_pixels=True)
-    orthanc.upload(paths)
+    server.upload(paths)
     return Uploaded(str(first.StudyInstanceUID), str(first.SeriesInstanceUID), patient_id, paths, volume)
+
+
+@pytest.fixture
+def uploaded(orthanc, tmp_path) -> Uploaded:
+    return upload_series(orthanc, tmp_path / "upload")
