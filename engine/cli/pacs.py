@@ -1,7 +1,7 @@
 """``candor pacs …``: talk to a PACS over DICOMweb or DIMSE (``engine.pacs``).
 
 ``echo SERVER``, ``find SERVER [filters] [--json]``, ``get SERVER STUDY_UID [SERIES_UID] --out DIR``,
-``send SERVER FILE...`` and ``servers add/list/remove``. SERVER is a saved server's name or a
+``send SERVER FILE...``, ``servers add/list/remove`` and ``cache info/clear``. SERVER is a saved server's name or a
 DICOMweb base URL. A password or token is never an argument: it comes from ``--password-stdin``,
 ``CANDOR_PACS_PASSWORD``, the OS keyring (``servers add --keyring``) or a prompt on a terminal.
 ``find`` shows patient names and IDs on the user's own screen (stdout); no log line or error does.
@@ -32,6 +32,27 @@ def register(sub) -> None:
     _add_get(cmds)
     _add_send(cmds)
     _add_servers(cmds)
+    _add_cache(cmds)
+
+
+def _add_cache(cmds) -> None:
+    p = cmds.add_parser("cache", help="Candor's retrieval cache: its size, or clear it")
+    p.add_argument("action", choices=("info", "clear"))
+    p.set_defaults(func=run_cache)
+
+
+def run_cache(args) -> int:
+    from engine.pacs import cache
+
+    root = cache.cache_root()
+    if args.action == "clear":
+        print(f"cleared the PACS cache: {cache.clear(root) / 1e6:.1f} MB freed")
+        return 0
+    folders = [f for f in root.glob("*/*") if f.is_dir()]
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    partial = sum(cache.is_partial(f) for f in folders)
+    print(f"{root}: {len(folders)} retrieved series ({partial} partial), {size / 1e6:.1f} MB")
+    return 0
 
 
 def _server_args(p) -> None:
@@ -133,8 +154,7 @@ def client_for(args):
     from engine.pacs import connect, profiles
 
     profile = profiles.with_user(profiles.resolve(args.server), getattr(args, "user", None))
-    given = _read_secret(profile.describe(), args.password_stdin) \
-        if args.password_stdin else None
+    given = _read_secret(profile.describe(), True) if args.password_stdin else None
     secret = profiles.secret_for(profile, given)
     if secret is None and profile.auth != "none":
         secret = _read_secret(profile.describe(), False)
