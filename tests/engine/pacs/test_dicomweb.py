@@ -72,3 +72,22 @@ def test_unreachable_host_is_clear():
     profile = ServerProfile(name="gone", url=f"http://127.0.0.1:{free_port()}/dicom-web", timeout=5)
     with pytest.raises(PacsUnreachable, match="cannot reach 'gone'.*check the address and port"):
         connect(profile).echo()
+
+
+def test_the_canary_check_would_catch_urllib3s_query_logging(orthanc, uploaded, caplog, monkeypatch):
+    """Without the quieted loggers the patient ID does reach the log (urllib3 logs each request
+    line with its query string): the canary assertions above are not vacuous."""
+    import engine.pacs.dicomweb as dicomweb
+
+    monkeypatch.setattr(dicomweb, "quiet_url_loggers", lambda: None)
+    loggers = [logging.getLogger(n) for n in ("urllib3", "dicomweb_client")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.NOTSET)
+        caplog.set_level(logging.DEBUG)
+        connect(web(orthanc), PASSWORD).find_studies(Query(patient_id=uploaded.patient_id))
+        assert uploaded.patient_id in caplog.text
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
