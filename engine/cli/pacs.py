@@ -90,8 +90,9 @@ def _add_get(cmds) -> None:
     p.add_argument("study", metavar="STUDY_UID")
     p.add_argument("series", metavar="SERIES_UID", nargs="?", help="default: the whole study")
     p.add_argument("--out", metavar="DIR",
-                   help="destination folder (default: Candor's cache); an interrupted retrieval "
-                        "into the same folder resumes")
+                   help="destination folder (default: Candor's cache, kept under "
+                        "CANDOR_PACS_CACHE_GB, 20 GB); an interrupted retrieval into the same "
+                        "folder resumes")
     p.set_defaults(func=run_get)
 
 
@@ -210,6 +211,10 @@ def run_get(args) -> int:
             print(f"\r{100 * fraction:3.0f}% {stage}", end="", file=sys.stderr, flush=True)
 
     result = client.retrieve(args.study, args.series, dest, progress=progress)
+    if not args.out:
+        pruned = cache.prune(keep=dest)
+        if pruned:
+            log.info("the PACS cache was over its limit: %d older series removed", len(pruned))
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(f"retrieved {result.received} instance{'s' if result.received != 1 else ''}"

@@ -4,6 +4,8 @@
 by a hash of its SOP Instance UID, so a folder listing says nothing about the patient and a
 resumed retrieval knows which instances it already has. A folder being filled carries a
 ``.partial`` marker until its last instance is in; ``is_complete()`` is true only without it.
+``prune(max_bytes)`` keeps the cache under a size (``CANDOR_PACS_CACHE_GB``, default 20): the least
+recently used complete series go first; partial ones are kept (they are resumable work).
 Instances are written to a temporary name and renamed, so an instance file is whole or absent.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from engine.resources import user_subdir
 
 PARTIAL = ".partial"
+DEFAULT_LIMIT_GB = 20.0
 SUFFIX = ".dcm"
 
 
@@ -83,3 +86,35 @@ def clear(root: Path | None = None) -> int:
     freed = sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
     shutil.rmtree(base, ignore_errors=True)
     return freed
+
+
+def limit_bytes() -> int:
+    """The cache's size limit: ``CANDOR_PACS_CACHE_GB`` (default 20 GB)."""
+    raw = os.environ.get("CANDOR_PACS_CACHE_GB", "")
+    try:
+        gigabytes = float(raw) if raw else DEFAULT_LIMIT_GB
+    except ValueError:
+        gigabytes = DEFAULT_LIMIT_GB
+    return int(max(gigabytes, 0.0) * 1e9)
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def prune(max_bytes: int | None = None, root: Path | None = None, keep: Path | None = None) -> list[Path]:
+    """Delete least recently used complete series until the cache fits ``max_bytes``; the folder
+    ``keep`` (the one just retrieved) and partial folders stay. Returns the folders removed."""
+    base = root if root is not None else cache_root()
+    limit = limit_bytes() if max_bytes is None else max_bytes
+    folders = [f for f in base.glob("*/*") if f.is_dir()]
+    total = sum(_size(f) for f in folders)
+    removed = []
+    candidates = [f for f in folders if is_complete(f) and (keep is None or f.resolve() != Path(keep).resolve())]
+    for folder in sorted(candidates, key=lambda f: f.stat().st_mtime):
+        if total <= limit:
+            break
+        total -= _size(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed

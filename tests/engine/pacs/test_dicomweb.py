@@ -91,3 +91,10 @@ def test_the_canary_check_would_catch_urllib3s_query_logging(orthanc, uploaded, 
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def test_tls_failure_is_clear(orthanc):
+    """https to Orthanc's plain-HTTP port: the TLS handshake fails."""
+    profile = ServerProfile(name="tls", url=orthanc.dicomweb_url.replace("http://", "https://"), timeout=5)
+    with pytest.raises(PacsUnreachable, match="TLS failure talking to 'tls'.*CA bundle"):
+        connect(profile).echo()

@@ -78,3 +78,22 @@ def test_cli_servers_and_cache(capsys, tmp_path):
     assert main(["pacs", "cache", "info"]) == 0
     assert "1 retrieved series (1 partial)" in capsys.readouterr().out
     assert main(["pacs", "cache", "clear"]) == 0 and not folder.exists()
+
+
+def test_cache_prune_drops_least_recently_used_complete_series(monkeypatch):
+    import os
+
+    folders = []
+    for n in range(4):
+        folder = cache.series_folder("p", f"1.2.{n}", f"1.2.{n}.1")
+        cache.begin(folder)
+        cache.write_instance(folder, f"1.2.{n}.1.1", b"x" * 1000)
+        if n != 1:  # series 1 stays partial: resumable work is never pruned
+            cache.finish(folder)
+        os.utime(folder, (1000 + n, 1000 + n))
+        folders.append(folder)
+    removed = cache.prune(3000, keep=folders[0])  # 4000 bytes in four series
+    assert removed == [folders[2]]  # 0 is kept, 1 is partial, 2 is the oldest of the rest
+    assert [f.exists() for f in folders] == [True, True, False, True]
+    monkeypatch.setenv("CANDOR_PACS_CACHE_GB", "0.5")
+    assert cache.limit_bytes() == 500_000_000
