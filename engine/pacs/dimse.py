@@ -27,6 +27,9 @@ from engine.pacs.base import (
 from engine.pacs.profiles import ServerProfile
 
 log = logging.getLogger(__name__)
+#: SOP Instance UIDs per C-GET: a UI element's value is at most 64 KiB in explicit VR, ~1000 UIDs
+GET_BATCH = 200
+MAX_CONTEXTS = 127  # 128 presentation contexts per association, one is the C-GET model
 _REJECT_REASONS = {
     3: "it does not know Candor's AE title '{calling}' (add it to the server's modalities)",
     7: "it is not called '{called}' (check the server's AE title)",
@@ -218,7 +221,6 @@ class DimseClient:
         return RetrieveResult(dest, received, skipped, len(listing))
 
     def _get(self, study_uid, missing, dest, progress, cancel, total, skipped) -> int:
-        from pydicom import Dataset
         from pynetdicom import build_role, evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
@@ -238,21 +240,23 @@ class DimseClient:
                 got["n"] += 1
             return 0x0000
 
-        ds = Dataset()
-        ds.QueryRetrieveLevel, ds.StudyInstanceUID = "IMAGE", study_uid
-        ds.SOPInstanceUID = [sop for sop, _ in missing]
         doing = "retrieving the instances"
-        with self._association([GET, *classes], doing, roles=[build_role(c, scp_role=True) for c in classes],
+        contexts = [GET, *_storage_contexts(classes)]
+        with self._association(contexts, doing, roles=[build_role(c, scp_role=True) for c in classes],
                                handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
-            for status, _ in assoc.send_c_get(ds, GET):
-                self._check(status, doing, assoc)
-                try:
-                    report(progress, cancel, (skipped + got["n"]) / total,
-                           f"instance {skipped + got['n']} of {total}")
-                except Cancelled:
-                    got["stop"] = True
-                    assoc.abort()
-                    raise
+            for start in range(0, len(missing), GET_BATCH):
+                identifier = _image_identifier(study_uid, missing[start:start + GET_BATCH])
+                for status, _ in assoc.send_c_get(identifier, GET):
+                    self._check(status, doing, assoc)
+                    try:
+                        report(progress, cancel, (skipped + got["n"]) / total,
+                               f"instance {skipped + got['n']} of {total}")
+                    except Cancelled:
+                        got["stop"] = True
+                        assoc.abort()
+                        raise
+                if got["stop"]:
+                    break
         if got["stop"]:
             raise Cancelled()
         return got["n"]
@@ -297,3 +301,34 @@ def _aborted(assoc, settle: float = 1.0) -> bool:
     while assoc.is_established and time.monotonic() < deadline:
         time.sleep(0.01)
     return bool(assoc.is_aborted)
+
+
+def _image_identifier(study_uid: str, instances):
+    """An image-level C-GET identifier asking for the given (SOP Instance UID, class) pairs."""
+    from pydicom import Dataset
+
+    ds = Dataset()
+    ds.QueryRetrieveLevel, ds.StudyInstanceUID = "IMAGE", study_uid
+    ds.SOPInstanceUID = [sop for sop, _ in instances]
+    return ds
+
+
+def _storage_contexts(classes: Sequence[str]) -> list:
+    """One presentation context per SOP class and transfer syntax, so the server can send each
+    instance as it holds it (one context listing every syntax made Orthanc pick Explicit VR
+    Little Endian and decompress); the uncompressed syntaxes first, as many as fit."""
+    from pydicom.uid import (
+        DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+        JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1,
+        JPEGLSLossless, JPEGLSNearLossless, RLELossless,
+    )
+
+    syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGLSLossless, JPEG2000Lossless,
+                JPEGLosslessSV1, RLELossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEG2000,
+                JPEGLSNearLossless, DeflatedExplicitVRLittleEndian]
+    contexts = [(c, [ImplicitVRLittleEndian, ExplicitVRLittleEndian]) for c in classes]
+    for syntax in syntaxes[2:]:
+        for c in classes:
+            if len(contexts) < MAX_CONTEXTS:
+                contexts.append((c, [syntax]))
+    return contexts

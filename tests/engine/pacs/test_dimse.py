@@ -67,3 +67,37 @@ def test_unreachable_port_is_clear():
     profile = ServerProfile(name="gone", ae_title="X", host="127.0.0.1", port=free_port(), timeout=3)
     with pytest.raises(PacsUnreachable, match="cannot reach 'gone'.*check the host, the port"):
         connect(profile).echo()
+
+
+@pytest.mark.parametrize("transport", ["dimse", "dicomweb"])
+def test_compressed_series_comes_back_as_stored(orthanc, tmp_path, transport, monkeypatch):
+    """A JPEG-LS lossless series, C-GET in batches of 2 UIDs (or WADO-RS): same transfer syntax,
+    same voxels."""
+    import pydicom
+    from pydicom.uid import JPEGLSLossless
+
+    import engine.pacs.dimse as dimse_module
+    from engine.io import write_series
+    from tests.engine.pacs.conftest import PASSWORD, USER
+
+    from engine.volume import Geometry, Volume
+
+    monkeypatch.setattr(dimse_module, "GET_BATCH", 2)
+    rng = np.random.default_rng(3)
+    geometry = Geometry((16, 8, 5), (0.5, 0.5, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    volume = Volume(rng.integers(0, 4000, geometry.shape).astype(np.int16), geometry, "MR")
+    paths = write_series(volume, tmp_path / "jls", modality="MR", patient_name=CANARY_NAME,
+                         patient_id="CANARYJLS", transfer_syntax=JPEGLSLossless)
+    first = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    orthanc.upload(paths)
+    if transport == "dimse":
+        client = connect(dimse(orthanc))
+    else:
+        client = connect(ServerProfile(name="web", url=orthanc.dicomweb_url, auth="basic", user=USER), PASSWORD)
+    dest = tmp_path / "got"
+    result = client.retrieve(str(first.StudyInstanceUID), str(first.SeriesInstanceUID), dest)
+    assert result.received == 5
+    syntaxes = {str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+                for p in dest.glob("*.dcm")}
+    assert syntaxes == {JPEGLSLossless}
+    np.testing.assert_array_equal(load(dest).array, volume.array)
