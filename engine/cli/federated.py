@@ -24,6 +24,8 @@ def register(sub) -> None:
     s.add_argument("--certificates", type=Path, metavar="DIR",
                    help="TLS: a folder with ca.crt, server.pem and server.key")
     s.add_argument("--report", metavar="REPORT.json", help="write the rounds' report (JSON) here")
+    s.add_argument("--save-global", type=Path, metavar="FILE.npz",
+                   help="also keep the last global model's weight arrays here (the coordinator's copy)")
     s.set_defaults(func=_server)
 
     j = fsub.add_parser("join", help="take part with this site's correction queue and model")
@@ -79,7 +81,7 @@ def _write(report: dict, path: str | None) -> None:
 def _server(args: argparse.Namespace) -> int:
     from engine.federated.server import run_server
 
-    report = run_server(_settings(args), args.address, args.certificates)
+    report = run_server(_settings(args), args.address, args.certificates, keep_weights=args.save_global)
     _write(report, args.report)
     print(f"federation done: {len(report['rounds'])} round(s), strategy {report['strategy']}", file=sys.stderr)
     return 0

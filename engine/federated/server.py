@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import flwr as fl
-from flwr.common import EvaluateIns, FitIns, Parameters
+import numpy as np
+from flwr.common import EvaluateIns, FitIns, Parameters, ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server.strategy import Strategy
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Recorded(Strategy):
         self.inner, self.settings = inner, settings
         self.sites: dict[str, str] = {}
         self.rounds: dict[int, dict] = {}
+        self.latest: Parameters | None = None  # the last aggregated global model
 
     def _site(self, proxy) -> str:
         return self.sites.setdefault(proxy.cid, f"site-{len(self.sites) + 1}")
@@ -91,7 +93,10 @@ class Recorded(Strategy):
         record["failures"] = len(failures)
         record["aggregated"] = bool(results)
         log.info("round %d: aggregated %d site(s), %d failure(s)", server_round, len(results), len(failures))
-        return self.inner.aggregate_fit(server_round, results, failures)
+        aggregated = self.inner.aggregate_fit(server_round, results, failures)
+        if aggregated[0] is not None:
+            self.latest = aggregated[0]
+        return aggregated
 
     def configure_evaluate(self, server_round, parameters, client_manager):
         pairs = self.inner.configure_evaluate(server_round, parameters, client_manager)
@@ -116,6 +121,33 @@ class Recorded(Strategy):
         return self.inner.evaluate(server_round, parameters)
 
 
+class FixedClipping(fl.server.strategy.DifferentialPrivacyServerSideFixedClipping):
+    """Flower's server-side fixed clipping and noise, safe for a site that returns the global model
+    unchanged (its early stopping kept the starting epoch): Flower divides by the update's norm
+    (ZeroDivisionError in flwr 1.42); a zero update needs no clipping. As in Flower, a round with a
+    failed site aggregates nothing (the noise is calibrated to ``num_sampled_clients``)."""
+
+    def aggregate_fit(self, server_round, results, failures):
+        try:
+            from flwr.supercore.differential_privacy import (add_gaussian_noise_to_params,
+                                                             compute_clip_model_update, get_norm)
+        except ImportError:  # flwr < 1.2x kept them in flwr.common
+            from flwr.common.differential_privacy import (add_gaussian_noise_to_params,
+                                                          compute_clip_model_update, get_norm)
+        if failures:
+            return None, {}
+        for _, res in results:
+            params = parameters_to_ndarrays(res.parameters)
+            if get_norm([np.subtract(x, y) for x, y in zip(params, self.current_round_params)]) > 0:
+                compute_clip_model_update(params, self.current_round_params, self.clipping_norm)
+                res.parameters = ndarrays_to_parameters(params)
+        aggregated, metrics = self.strategy.aggregate_fit(server_round, results, failures)
+        if aggregated:
+            aggregated = add_gaussian_noise_to_params(aggregated, self.noise_multiplier, self.clipping_norm,
+                                                      self.num_sampled_clients)
+        return aggregated, metrics
+
+
 def build_strategy(settings: ServerSettings) -> Recorded:
     """Flower's FedAvg or FedProx over every connected site, optionally DP-wrapped, recorded."""
     if settings.strategy not in STRATEGIES:
@@ -129,7 +161,7 @@ def build_strategy(settings: ServerSettings) -> Recorded:
     else:
         inner = fl.server.strategy.FedAvg(**common)
     if settings.dp_noise > 0:
-        inner = fl.server.strategy.DifferentialPrivacyServerSideFixedClipping(
+        inner = FixedClipping(
             inner, noise_multiplier=settings.dp_noise, clipping_norm=settings.dp_clip,
             num_sampled_clients=settings.min_sites)
     return Recorded(inner, settings)
@@ -149,13 +181,19 @@ def certificates(folder: Path | None) -> tuple[bytes, bytes, bytes] | None:
 
 
 def run_server(settings: ServerSettings, address: str = "127.0.0.1:8080",
-               certificate_folder: Path | None = None) -> dict:
-    """Run the federation to the end; returns the report (rounds, lineage, wall time)."""
+               certificate_folder: Path | None = None, *, keep_weights: Path | None = None) -> dict:
+    """Run the federation to the end; returns the report (rounds, lineage, wall time).
+
+    ``keep_weights``: also write the last global model's arrays there (``.npz``, in the order of
+    :func:`engine.federated.weights.get_arrays`) — the coordinator's copy, for audit or evaluation
+    whether or not a site's gate accepted it."""
     strategy = build_strategy(settings)
     start = time.perf_counter()
     history = fl.server.start_server(server_address=address, strategy=strategy,
                                      config=fl.server.ServerConfig(num_rounds=settings.rounds),
                                      certificates=certificates(certificate_folder))
+    if keep_weights is not None and strategy.latest is not None:
+        np.savez(keep_weights, *parameters_to_ndarrays(strategy.latest))
     return {"strategy": settings.strategy, "settings": settings.__dict__,
             "rounds": [strategy.rounds[r] for r in sorted(strategy.rounds)],
             "lineage": strategy.lineage(),

@@ -11,11 +11,10 @@ import json
 import logging
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from engine.federated import sitedata
+from engine.federated import join, sitedata
 from engine.federated.server import ServerSettings, run_server
 
 log = logging.getLogger(__name__)
@@ -28,8 +27,8 @@ def free_port() -> int:
 
 
 def join_command(address: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "engine", "federated", "join", "--server", address,
-            "--model", sitedata.NAME, *extra]
+    """``candor federated join`` for a generated site's model."""
+    return join.join_command(address, "--model", sitedata.NAME, *extra)
 
 
 def prepare_sites(root: Path, sites: int, corrections: int, base_epochs: int = 10) -> list[Path]:
@@ -47,8 +46,9 @@ def prepare_sites(root: Path, sites: int, corrections: int, base_epochs: int = 1
 
 
 def simulate(sites: int, settings: ServerSettings, *, corrections: int = 4, workdir: Path | None = None,
-             tolerance: float | None = None) -> dict:
-    """Run the federation; returns the server's report plus each site's own status file."""
+             tolerance: float | None = None, keep_weights: Path | None = None) -> dict:
+    """Run the federation; returns the server's report plus each site's own status file
+    (``keep_weights``: see :func:`~engine.federated.server.run_server`)."""
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="candor-federated-"))
     homes = prepare_sites(root, sites, corrections)
     address = f"127.0.0.1:{free_port()}"
@@ -57,7 +57,7 @@ def simulate(sites: int, settings: ServerSettings, *, corrections: int = 4, work
     procs = [subprocess.Popen(join_command(address, *extra), env=sitedata.site_environment(h),
                               stdout=subprocess.DEVNULL, stderr=f) for h, f in zip(homes, logs)]
     try:
-        report = run_server(settings, address)
+        report = run_server(settings, address, keep_weights=keep_weights)
     finally:
         for p in procs:
             try:

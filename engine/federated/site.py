@@ -7,7 +7,7 @@ regression and rehearsal sets exactly as ``candor finetune`` does
 * ``fit``: loads the global weights, fine-tunes them on its corrections with the same rehearsal,
   edit-weighted loss and early stopping (:func:`~engine.corrections.finetune.train_members`;
   FedProx's proximal term is the L2 pull towards the round's global weights that fine-tuning
-  already has, ``anchor = mu / 2``) and returns the weights and the number of training cases;
+  already has, ``anchor`` + ``mu / 2``) and returns the weights and the number of training cases;
 * ``evaluate``: measures the aggregated model on its validation split and its frozen regression
   set and applies the local gate (:func:`~engine.corrections.finetune.verdict`, same tolerance).
   After the last round a model that passes is installed as a new version whose lineage records
@@ -74,7 +74,7 @@ class SiteClient(fl.client.NumPyClient):
         cfg = replace(self.cfg, epochs=int(config.get("epochs", self.cfg.epochs)),
                       steps_per_epoch=int(config.get("steps_per_epoch", self.cfg.steps_per_epoch)),
                       lr=float(config.get("lr", self.cfg.lr)),
-                      anchor=float(config.get("proximal_mu", 0.0)) / 2.0,
+                      anchor=self.cfg.anchor + float(config.get("proximal_mu", 0.0)) / 2.0,
                       seed=self.cfg.seed + int(config.get("server_round", 0)))
         log.info("federated round %s: training on %d corrections", config.get("server_round"),
                  len(self.data.train))
