@@ -1,6 +1,7 @@
 """Errors the engine raises on purpose: each carries a message meant for a person.
 
-The CLI prints ``error: <message>`` and exits with code 2; the viewer shows the message in a dialog.
+The CLI prints ``error: <message>`` and exits with code 2 (3 for :class:`Unsuitable`); the viewer
+shows the message in a dialog.
 Anything else that escapes is a bug, reported as such (without patient data).
 """
 
@@ -19,6 +20,20 @@ class UnsupportedError(CandorError):
 
 class ModelError(CandorError):
     """A model package is missing, malformed, unsafe or does not match its manifest."""
+
+
+class Unsuitable(CandorError):
+    """A hard input check says the model was not made for this scan; nothing was run.
+
+    ``reasons`` are the fired checks' sentences. The CLI exits with :attr:`exit_code` (3) unless
+    the user forces the run; the viewer asks before running."""
+
+    exit_code = 3
+
+    def __init__(self, model_name: str, reasons: list[str], hint: str = "") -> None:
+        self.model_name, self.reasons = model_name, list(reasons)
+        super().__init__(f"{model_name} was not made for this scan: {'; '.join(self.reasons)}. "
+                         "Nothing was run" + (f"; {hint}" if hint else ""))
 
 
 class Cancelled(CandorError):

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="FILE", help="write the JSON report here ('-' for stdout)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--members", type=int, default=None, metavar="N", help="use only the first N ensemble members")
+    p.add_argument("--force", action="store_true",
+                   help="run even when a hard input check says the model was not made for this scan "
+                        "(e.g. a CT given to an MR model); without it Candor stops before inference, exit code 3")
     p.add_argument("--trust-model", action="store_true",
                    help="allow pickled/TorchScript weights (they can run code: only for models you trust)")
     add_extra_arguments(p)
@@ -81,6 +84,7 @@ def write_probabilities(result, path: str | Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Analyse once (:func:`engine.trust.analyze`), then only write files from the result."""
     from engine.cli.info import load_announced
+    from engine.errors import Unsuitable
     from engine.trust.cli_segment import analyze_for_cli, cli_report, write_outputs
     from engine.io import write_image
     from engine.models import DEFAULT_MODEL, load_model
@@ -91,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         result = analyze_for_cli(args, volume, model, progress)
+    except Unsuitable as exc:
+        raise Unsuitable(exc.model_name, exc.reasons, hint="add --force to segment it anyway "
+                         "(the result will carry the OOD warning)") from None
     finally:
         progress.close()
     for w in result.warnings:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import InputError
+from engine.errors import InputError, Unsuitable
 from engine.jobs import CancelToken, ProgressCallback, report, sub_progress
 from engine.labels import LabelTable, label_report
 from engine.trust.ensemble import choose_members
@@ -105,6 +105,9 @@ def analyze(volume: Volume, model, options: AnalysisOptions | None = None, *,
     for check in hard:
         if check.fired:
             log.info("OOD input check fired: %s", check.name)
+    fired = [c.reason for c in hard if c.fired and c.hard]
+    if fired and options.refuse_unsuitable:
+        raise Unsuitable(manifest.name, fired)
     if manifest.adapter.get("kind") == "nnunet_v2":    # nnU-Net's own preprocessing and export
         from engine.trust.nnunet_analysis import analyze_nnunet
 

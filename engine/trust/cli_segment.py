@@ -69,7 +69,8 @@ def options_from_args(args: argparse.Namespace, model) -> AnalysisOptions:
                            saliency_labels=(target,) if args.saliency else (),
                            saliency_layer=args.saliency_layer, faithfulness=bool(args.faithfulness and args.saliency),
                            seed=args.seed, device=args.device, maps=MAP_KEYS if args.uncertainty else (),
-                           probabilities=bool(getattr(args, "probabilities", None)))
+                           probabilities=bool(getattr(args, "probabilities", None)),
+                           refuse_unsuitable=not getattr(args, "force", False))
 
 
 def analyze_for_cli(args: argparse.Namespace, volume, model, progress=None):

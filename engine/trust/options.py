@@ -45,6 +45,9 @@ class AnalysisOptions:
     maps: tuple[str, ...] = MAP_KEYS
     probabilities: bool = False
     mirroring: bool | None = None
+    #: stop with :class:`engine.errors.Unsuitable` before any network pass when a hard input
+    #: check fires (the CLI without ``--force``); off: run and report the checks in the OOD verdict
+    refuse_unsuitable: bool = False
 
     def __post_init__(self) -> None:
         from engine.errors import InputError

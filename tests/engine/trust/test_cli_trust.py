@@ -77,11 +77,19 @@ def test_saliency_without_target_and_unknown_target_are_clear_errors(tmp_path, t
     assert "Alpha" in capsys.readouterr().err
 
 
-def test_ct_values_given_to_the_mr_model_are_flagged_in_the_report(tmp_path, tiny_folder):
+def test_ct_values_given_to_the_mr_model_stop_before_inference_unless_forced(tmp_path, tiny_folder, capsys):
+    """Issue 16 target 3: a hard input check stops the CLI before the first window (exit code 3,
+    nothing written); --force runs it and the report still carries the flag."""
     scan, _ = _scan(tmp_path, modality_ct=True)
-    rep = tmp_path / "r.json"
-    assert main(["segment", str(scan), "--model", tiny_folder, "--out", str(tmp_path / "m.nii.gz"),
-                 "--mc-samples", "1", "--report", str(rep), "--device", "cpu"]) == 0
+    rep, out = tmp_path / "r.json", tmp_path / "m.nii.gz"
+    args = ["segment", str(scan), "--model", tiny_folder, "--out", str(out), "--mc-samples", "1",
+            "--report", str(rep), "--device", "cpu"]
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert "was not made for this scan" in err and "Hounsfield" in err and "--force" in err
+    assert "Nothing was run" in err and "Traceback" not in err
+    assert not out.exists() and not rep.exists()
+    assert main(args + ["--force"]) == 0
     ood = json.loads(rep.read_text())["ood"]
     assert ood["flag"] and any("Hounsfield" in r for r in ood["reasons"])
 
