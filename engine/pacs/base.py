@@ -121,6 +121,13 @@ class PacsClient(Protocol):
     def send(self, files: Sequence[Path]) -> list[SendResult]: ...
 
 
+def require_instances(listing: list, profile, series_uid: str | None) -> None:
+    """Both transports: an empty instance listing is a clear error before anything is cached."""
+    if not listing:
+        raise PacsError(f"{profile.describe()} holds no instance of that "
+                        f"{'series' if series_uid else 'study'}")
+
+
 def text(value) -> str:
     """A DICOM element value as plain text (PersonName, multi-values, None)."""
     if value is None:

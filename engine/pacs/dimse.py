@@ -22,7 +22,7 @@ from engine.jobs import CancelToken, ProgressCallback, report
 from engine.pacs import cache
 from engine.pacs.base import (
     PacsError, PacsUnreachable, Query, RetrieveResult, SendResult, SeriesResult, StudyResult,
-    as_int, modalities_of, text,
+    as_int, modalities_of, require_instances, text,
 )
 from engine.pacs.profiles import ServerProfile
 
@@ -203,9 +203,7 @@ class DimseClient:
                  cancel: CancelToken | None = None) -> RetrieveResult:
         dest = Path(dest)
         listing = self._instances(study_uid, series_uid)
-        if not listing:
-            raise PacsError(f"{self.profile.describe()} holds no instance of that "
-                            f"{'series' if series_uid else 'study'}")
+        require_instances(listing, self.profile, series_uid)
         missing = [(sop, cls) for sop, cls in listing if not cache.has_instance(dest, sop)]
         skipped = len(listing) - len(missing)
         cache.begin(dest)

@@ -53,11 +53,9 @@ def _crash(window) -> None:
     store._lock.release()
 
 
-def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbot, tmp_path):
-    series = make_series(tmp_path / "series", geometry=GEOMETRY)
-    first = _window(qtbot, series.reference)
-    activate(qtbot, first)
-    _add_ai_result(first)
+def _stroke_then_crash(qtbot, first):
+    """One brush stroke on axial slice 6, autosaved, then the window dies without closing its
+    session; returns the session left to recover."""
     first.services.model.cursor.set_slice("axial", 6)
     first.services.edit.session.timer.setInterval(50)
     qtbot.keyClick(first, Qt.Key.Key_B)
@@ -66,6 +64,15 @@ def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbo
     _crash(first)
     first.close()
     (pending,) = pending_sessions()
+    return pending
+
+
+def test_recovered_correction_keeps_its_model_and_exports_as_ai_derived_seg(qtbot, tmp_path):
+    series = make_series(tmp_path / "series", geometry=GEOMETRY)
+    first = _window(qtbot, series.reference)
+    activate(qtbot, first)
+    _add_ai_result(first)
+    pending = _stroke_then_crash(qtbot, first)
 
     second = _window(qtbot, series.reference)
     second.services.edit.session.recover(pending.session_id)   # same scan open: adopted at once
@@ -121,14 +128,7 @@ def test_recovery_brings_back_the_runs_maps_banner_and_strips(qtbot, tmp_path):
     unrelated = model.layers.add_heatmap(ai.volume.with_array(epistemic * 2), name="someone else's map",
                                          provenance=LayerProvenance(model_name="other", model_version="9"))
     model.layers.active = ai
-    model.cursor.set_slice("axial", 6)
-    first.services.edit.session.timer.setInterval(50)
-    qtbot.keyClick(first, Qt.Key.Key_B)
-    with qtbot.waitSignal(first.services.edit.session.autosaved, timeout=WAIT_MS):
-        drag(first.services.viewer.views["axial"], [(10, 10)])
-    _crash(first)
-    first.close()
-    (pending,) = pending_sessions()
+    pending = _stroke_then_crash(qtbot, first)
 
     second = _window(qtbot, series.reference)
     assert not second.services.ai.banner_bar.isVisible()
