@@ -83,7 +83,7 @@ def viewer_opened(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("argv, suggestion", [
-    (["pacs", "--help"], None),
+    (["telepathy", "--help"], None),
     (["segmnet", "scan/"], "did you mean 'candor segment'?"),
     (["scna", "series/"], "did you mean 'candor scan'?"),
     (["-v", "segmnet"], "did you mean 'candor segment'?"),
@@ -133,7 +133,7 @@ def test_mistyped_command_creates_no_qapplication(tmp_path):
     assert result.stdout.strip() == "no qt"
     assert "did you mean 'candor segment'?" in result.stderr
 
-    script = _run(_candor(), "pacs", "--help")
+    script = _run(_candor(), "telepathy", "--help")
     assert script.returncode == 2
     assert "usage: candor view" not in script.stdout + script.stderr
     assert "commands: convert" in script.stderr

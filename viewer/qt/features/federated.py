@@ -9,6 +9,7 @@ Cancel, which makes the site leave the federation). Nothing here sends anything 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import CancelledError
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, Q
 
 from engine.errors import Cancelled, CandorError
 from viewer.qt.features._ai_progress import JobProgress
-from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.jobs_bridge import outcome, submit_watched
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +101,16 @@ class FederatedController(QObject):
             self.watcher.job.cancel()
 
     def _done(self, job) -> None:
-        error, status = job.error, None
-        if isinstance(error, Cancelled):
+        value, error = outcome(job)    # a job cancelled before it started has no result
+        status = None
+        if isinstance(error, (Cancelled, CancelledError)):
             message = "Left the federation; the model is unchanged unless a round had already installed one"
         elif isinstance(error, CandorError):
             message = f"Federated fine-tuning failed: {error}"
         elif error is not None:
             message = f"Federated fine-tuning failed (internal error {type(error).__name__})"
         else:
-            status = job.result()
+            status = value
             message = "Federation ended. " + describe(status, False)[2]
             if status and status["last"].get("installed"):
                 self.services.models.forget()  # the next AI run loads the new version
