@@ -1,7 +1,8 @@
 """The ``candor`` command: ``candor [view] [PATH]`` opens the GUI, everything else is the engine's CLI.
 
 Only no argument or an existing path opens the viewer; an unknown word is an error that suggests
-the closest command. ``candor demo`` opens the study the engine's ``demo`` command wrote.
+the closest command. ``candor demo`` opens the study the engine's ``demo`` command wrote; ``candor report --pdf`` prints
+the engine's report page with Qt.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ def _demo(args) -> int:
     return run_gui(str(folder))
 
 
+def _write_pdf(html: str, out: str):
+    """``candor report --pdf``: the engine builds the page, Qt prints it (offscreen, no window)."""
+    from viewer.qt.report_pdf import write_pdf
+
+    return write_pdf(html, out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, sub = engine_cli.build_parser(prog="candor")
     _add_view(sub)
     sub.choices["demo"].set_defaults(func=_demo)
+    sub.choices["report"].set_defaults(pdf_writer=_write_pdf)
     if argv[:1] == ["--selftest"]:  # the standalone app's spelling of `candor selftest`
         argv = ["selftest", *argv[1:]]
     first = engine_cli.command_word(argv)
