@@ -21,12 +21,6 @@ from pathlib import Path
 
 from engine.errors import InputError
 
-#: Reference-file attributes shown with ``--include-identifiers`` (keyword → heading).
-IDENTIFIERS = {"PatientName": "Patient name", "PatientID": "Patient ID",
-               "PatientBirthDate": "Birth date", "StudyDate": "Study date",
-               "AccessionNumber": "Accession number"}
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "report", help="the reading report of a label: DICOM SR, HTML or PDF",
@@ -108,24 +102,6 @@ def provenance(args, mask_metadata: dict):
     return AIProvenance(kind, name, version, flag, reasons)
 
 
-def identifiers(reference) -> dict[str, str]:
-    """The patient's identifiers from the reference's first DICOM file (``--include-identifiers``)."""
-    import pydicom
-
-    from engine.export.seg_sources import source_paths
-
-    try:
-        first = source_paths(reference)[0]
-    except InputError:
-        raise InputError("--include-identifiers needs a DICOM reference (an image file holds no "
-                         "patient identifiers)") from None
-    try:
-        ds = pydicom.dcmread(first, stop_before_pixels=True)
-    except (OSError, pydicom.errors.InvalidDicomError) as exc:
-        raise InputError(f"the reference's first file cannot be read ({type(exc).__name__})") from None
-    return {head: str(ds.get(key, "") or "–") for key, head in IDENTIFIERS.items()}
-
-
 def _segmentation(path: str | None):
     if not path:
         return None
@@ -149,6 +125,7 @@ def run(args) -> int:
     from engine.export import read_label_file
     from engine.reading import lesion_table
     from engine.reading.findings import Findings
+    from engine.reading.report import patient_identifiers
 
     if not (args.sr or args.html or args.pdf):
         raise InputError("say what to write: --sr OUT.dcm, --html OUT.html and/or --pdf OUT.pdf")
@@ -165,7 +142,7 @@ def run(args) -> int:
     if not mask.geometry.is_close(image.geometry):
         raise InputError("the mask is not on the reference's grid (size, spacing, origin or "
                          "direction differ); give the image the mask was drawn on")
-    ids = identifiers(image) if args.include_identifiers else None
+    ids = patient_identifiers(image) if args.include_identifiers else None
     unc = read_map(args.uncertainty, "uncertainty") if args.uncertainty else None
     sal = read_map(args.saliency, "saliency") if args.saliency else None
     rows = lesion_table(mask, label, connectivity=args.connectivity, uncertainty=unc,

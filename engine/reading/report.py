@@ -85,6 +85,30 @@ def _key_images(findings: Findings, image: Volume, labels: Volume, table: LabelT
     return "<h2>Key images</h2>" + "".join(parts) if parts else ""
 
 
+#: Source-file attributes a report shows when the reader asks for identifiers (keyword → heading).
+IDENTIFIERS = {"PatientName": "Patient name", "PatientID": "Patient ID",
+               "PatientBirthDate": "Birth date", "StudyDate": "Study date",
+               "AccessionNumber": "Accession number"}
+
+
+def patient_identifiers(image: Volume) -> dict[str, str]:
+    """The patient's identifiers from the image's first DICOM source file (heading → value).
+
+    Only for a report the reader asked to identify; a :class:`Volume` itself never carries them."""
+    import pydicom
+
+    files = image.metadata.get("source_files")
+    if not files or image.metadata.get("source_format", "dicom") != "dicom":
+        raise InputError("identifiers come from the DICOM files of the image; this image was not "
+                         "loaded from a DICOM series")
+    first = Path(files[0])
+    try:
+        ds = pydicom.dcmread(first, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as exc:
+        raise InputError(f"the image's first DICOM file cannot be read ({type(exc).__name__})") from None
+    return {head: str(ds.get(key, "") or "–") for key, head in IDENTIFIERS.items()}
+
+
 def _identifiers(identifiers: dict[str, str] | None) -> str:
     if not identifiers:
         return "<p class='small'>No patient identifiers (not requested).</p>"

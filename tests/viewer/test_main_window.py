@@ -68,5 +68,5 @@ def test_every_feature_module_loads_and_installs(qtbot):
     window = MainWindow()
     qtbot.addWidget(window)
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&View", "&AI", "&Help"]
+    assert menus == ["&File", "&Edit", "&View", "&Measure", "&AI", "&Help"]
     assert window.services.selftest.action.text() == "Run &Self-Test…"

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "Candor"
 #: Top-level menus in the order they appear; features add their items through ``menu()``.
-MENU_ORDER = ("&File", "&Edit", "&View", "&AI", "&Help")
+MENU_ORDER = ("&File", "&Edit", "&View", "&Measure", "&AI", "&Help")
 IMAGE_FILE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd DICOMDIR);;"
                      "All files (*)")
 

@@ -58,6 +58,8 @@ class Services:
     export: Any = None                  # features/export.py ExportFeature
     selftest: Any = None                # features/selftest.py SelfTestRunner
     help: Any = None                    # features/help_shortcuts.py HelpShortcuts
+    measurements: Any = None            # features/measurements.py: the MeasurementList shown
+    report: Any = None                  # features/report.py ReportFeature
     screenshot_menu: Any = None         # features/screenshot.py
     layout_actions: dict[str, Any] = field(default_factory=dict)   # features/view_menu.py
 

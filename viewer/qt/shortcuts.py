@@ -27,6 +27,11 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Editing", "Ctrl+Z / Ctrl+Shift+Z", "Undo / redo the last edit"),
     ("Editing", "Ctrl+I", "Fill between slices (interpolate the active label)"),
     ("Editing", "Ctrl+Shift+A", "Accept the correction and add it to the queue"),
+    ("Measuring", "Shift+R / Shift+A / Shift+T / Shift+O",
+     "Ruler / angle / rectangle ROI / ellipse ROI (Measure menu)"),
+    ("Measuring", "Ctrl+Alt+Z / Ctrl+Alt+Shift+Z, Delete",
+     "Undo / redo a measurement; delete the selected one"),
+    ("Window", "Ctrl+Shift+P", "Write the reading report (File › Report…): PDF and DICOM SR"),
 )
 
 

@@ -1,4 +1,4 @@
-"""View › Measure: ruler, angle and rectangle/ellipse ROI on the slice views, and the Measurements dock.
+"""Measure menu: ruler, angle and rectangle/ellipse ROI on the slice views, and the Measurements dock.
 
 The tools (:mod:`viewer.qt.tools.ruler`, :mod:`viewer.qt.tools.roi`) create
 :class:`engine.reading.measure.Measurement` records on the model's image; the list with its
@@ -42,10 +42,9 @@ KIND_TITLES = {"distance": "Distance", "angle": "Angle", "rectangle": "Rectangle
 
 def install(services) -> None:
     dock = MeasurementsDock(services)
+    services.measurements = dock.measurements      # read by the report (features/report.py)
     services.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    # A submenu of View: a new top-level menu would need main_window.MENU_ORDER (not this
-    # feature's file) to place it before Help.
-    menu = services.window.menu("&View").addMenu("&Measure")
+    menu = services.window.menu("&Measure")
     for action in (*dock.tool_actions.values(), None, dock.action_label_roi, None,
                    dock.action_undo, dock.action_redo, None, dock.toggleViewAction()):
         menu.addSeparator() if action is None else menu.addAction(action)
