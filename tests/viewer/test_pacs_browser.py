@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QApplication
 from engine.labels import LabelInfo, LabelTable
 from engine.pacs import ServerProfile, cache, profiles
 from tests.engine.pacs import conftest as pacs_fixtures
-from tests.engine.pacs.conftest import CANARY_NAME, PASSWORD, USER, free_port, upload_series
+from tests.engine.pacs.conftest import (CANARY_NAME, CANDOR_AET, PASSWORD, SERVER_AET, USER, free_port,
+                                        upload_series)
 from viewer.qt.app import create_application
 from viewer.qt.features.pacs import PacsFeature
 from viewer.qt.main_window import MainWindow
@@ -85,7 +86,10 @@ def test_search_finds_the_study_and_lists_its_series(qtbot, orthanc, uploaded, c
     assert browser.selected_series().series_uid == uploaded.series_uid and browser.retrieve_button.isEnabled()
     assert browser.status.text() == "1 series; choose one and Retrieve (none chosen: the whole study)."
 
-    assert _search(qtbot, browser, patient_id=uploaded.patient_id, modality="MR") == ["search", True]
+    browser.fields["modality"].setText("MR")
+    with qtbot.waitSignal(browser.job_done, timeout=WAIT_MS) as searched:   # Enter searches, never retrieves
+        qtbot.keyClick(browser.fields["modality"], Qt.Key.Key_Return)
+    assert searched.args == ["search", True] and window.services.opener.browser is None
     assert table.rowCount() == 0 and browser.series_table.rowCount() == 0
     assert browser.status.text() == "No study matches this search." and not browser.retrieve_button.isEnabled()
     # names and IDs are on screen only: not in the log, the status bar or the Messages dock
@@ -115,6 +119,21 @@ def test_retrieve_opens_the_series_like_a_folder(qtbot, orthanc, uploaded, caplo
     assert CANARY_NAME not in caplog.text and uploaded.patient_id not in caplog.text
     assert browser.study_table.item(0, 0).text() == CANARY_NAME   # reopening keeps the search
     assert feature.open_browser() is browser and browser.study_table.rowCount() == 1
+
+
+def test_a_saved_dimse_server_retrieves_over_c_get(qtbot, orthanc, uploaded, caplog):
+    caplog.set_level(logging.DEBUG)
+    profiles.save(ServerProfile(name="test-dimse", ae_title=SERVER_AET, host="127.0.0.1",
+                                port=orthanc.dicom_port, calling_ae=CANDOR_AET, timeout=10))
+    window, _feature, browser = _browser(qtbot, orthanc, server="test-dimse")
+    assert not browser.chooser.user.isEnabled() and not browser.chooser.password.isEnabled()
+    _search_and_list(qtbot, browser, uploaded.patient_id)
+    assert browser.study_table.item(0, 8).text() == uploaded.study_uid
+    with qtbot.waitSignal(window.services.opener.opened, timeout=WAIT_MS) as opened:
+        qtbot.mouseClick(browser.retrieve_button, LEFT)
+    np.testing.assert_array_equal(opened.args[0].array, uploaded.volume.array)
+    assert cache.is_complete(cache.series_folder("test-dimse", uploaded.study_uid, uploaded.series_uid))
+    assert CANARY_NAME not in caplog.text and uploaded.patient_id not in caplog.text
 
 
 def test_cancel_mid_retrieval_opens_nothing_and_retrieve_resumes(qtbot, orthanc, tmp_path):
@@ -153,7 +172,8 @@ def test_cancel_mid_retrieval_opens_nothing_and_retrieve_resumes(qtbot, orthanc,
     assert cache.is_complete(folder)
 
 
-def test_bad_servers_and_bad_input_get_plain_messages(qtbot, orthanc, uploaded):
+def test_bad_servers_and_bad_input_get_plain_messages(qtbot, orthanc, uploaded, monkeypatch):
+    monkeypatch.delenv("CANDOR_PACS_PASSWORD", raising=False)   # the empty password stays empty
     window, _feature, browser = _browser(qtbot, orthanc)
     cases = [
         (f"http://127.0.0.1:{free_port()}/dicom-web", PASSWORD, {},

@@ -21,7 +21,7 @@ import logging
 from concurrent.futures import CancelledError
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -232,11 +232,12 @@ class PacsBrowser(QDialog):
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
         self.retrieve_button = QPushButton("&Retrieve", self)
-        self.retrieve_button.setDefault(True)
         self.retrieve_button.setEnabled(False)
         self.retrieve_button.clicked.connect(self.retrieve)
         self.cancel_button = QPushButton("Close", self)
         self.cancel_button.clicked.connect(self.cancel)
+        for button in (self.search_button, self.retrieve_button, self.cancel_button):
+            button.setAutoDefault(False)   # Enter in a search field searches, and only that
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
         buttons.addWidget(self.retrieve_button)
@@ -429,9 +430,3 @@ class PacsBrowser(QDialog):
         if self.busy:
             self.watcher.job.cancel()
         super().reject()
-
-    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        # Enter in a search field searches; it must not also press the default Retrieve button
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.focusWidget() in self.fields.values():
-            return
-        super().keyPressEvent(event)
