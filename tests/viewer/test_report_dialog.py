@@ -132,3 +132,28 @@ def test_bad_destination_and_nothing_to_report_are_plain(qtbot, series, tmp_path
     model.layers.remove(model.layers.active_labels)
     assert window.services.report.open() is None
     assert shown and "nothing to report" in shown[0]
+
+
+def test_label_statistics_csv_matches_the_engine(qtbot, series, tmp_path):
+    import csv
+
+    from engine.reading.stats import label_stats
+
+    window, image = _window(qtbot, series, flagged=False)
+    out = tmp_path / "stats.csv"
+    feature = window.services.report
+    job = feature.export_stats(out)
+    assert job is not None
+    qtbot.waitUntil(lambda: feature.stats_watcher is None, timeout=20000)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    truth = {r.id: r for r in label_stats(image, image.with_array(_labels()), TABLE)}
+    assert {int(r["id"]) for r in rows} == set(truth) == {1, 2}
+    for r in rows:
+        t = truth[int(r["id"])]
+        assert int(r["voxels"]) == t.voxels
+        assert float(r["mean"]) == pytest.approx(t.mean, abs=1e-3)
+    lesion = next(r for r in rows if int(r["id"]) == 2)
+    assert int(lesion["voxels"]) == 572 and float(lesion["mean"]) == pytest.approx(
+        (560 * 700 + 12 * 300) / 572, abs=1e-3)
+    assert feature.export_stats(tmp_path / "stats.txt") is None      # refused, said in the status
+    assert "not stats.txt" in window.statusBar().currentMessage()

@@ -257,26 +257,86 @@ class ReportDialog(QDialog):
         return None
 
 
+def label_statistics(image: Volume, labels: Volume, table: LabelTable, out: Path, *,
+                     progress=None, cancel=None) -> Path:
+    """The job of File › Export Label Statistics: every label's voxels, mL, mean/SD/min/max."""
+    from engine.reading.stats import label_stats, write_csv
+
+    return write_csv(label_stats(image, labels, table), out)
+
+
 class ReportFeature:
-    """File › Report… (after the export actions) and the last dialog opened."""
+    """File › Report… and File › Export Label Statistics… (before Quit), the last dialog/job."""
 
     def __init__(self, services) -> None:
         self.services = services
         window = services.window
         self.dialog = None
+        self.stats_watcher = None
         self.action = window.file_menu.addAction("&Report…")
-        window.file_menu.removeAction(self.action)
-        window.file_menu.insertAction(window.action_quit, self.action)
+        self.action_stats = window.file_menu.addAction("Export Label &Statistics (CSV)…")
+        for action in (self.action, self.action_stats):
+            window.file_menu.removeAction(action)
+            window.file_menu.insertAction(window.action_quit, action)
         self.action.setShortcut("Ctrl+Shift+P")
         self.action.setStatusTip("Write the reading report: PDF with key images, and a DICOM SR")
         self.action.triggered.connect(self.open)
+        self.action_stats.setStatusTip("Voxels, mL and mean/SD/min/max intensity of every label, as CSV")
+        self.action_stats.triggered.connect(self.choose_stats_file)
 
-    def open(self):
-        model, window = self.services.model, self.services.window
+    def _labels(self, what: str):
+        model = self.services.model
         layer = model.layers.active_labels
         if model.image is None or layer is None:
-            QMessageBox.information(window, "Report", "There is nothing to report: open a study "
-                                    "and run the AI or draw a label layer first.")
+            QMessageBox.information(self.services.window, what, "There is nothing to report: open "
+                                    "a study and run the AI or draw a label layer first.")
+            return None
+        return layer
+
+    def choose_stats_file(self) -> None:
+        layer = self._labels("Label Statistics")
+        if layer is None:
+            return
+        image = self.services.model.image.volume
+        paths = self.services.window.recent.paths
+        folder = Path(paths[0]).parent if paths else Path.home()
+        suggested = folder / f"{export_stem(image, 'label_statistics')}.csv"
+        path, _ = QFileDialog.getSaveFileName(self.services.window, "Export label statistics",
+                                              str(suggested), "CSV (*.csv)")
+        if path:
+            self.export_stats(path)
+
+    def export_stats(self, path: str | Path):
+        """Write the active labels layer's statistics to ``path`` on the job runner → the Job."""
+        layer = self._labels("Label Statistics")
+        if layer is None:
+            return None
+        out = Path(path)
+        if out.suffix.lower() != ".csv" or not out.parent.is_dir():
+            self.services.status(f"Label statistics go to a .csv file in an existing folder, not {out.name}")
+            return None
+        src = layer.volume
+        self.stats_watcher = submit_watched(
+            self.services.jobs, label_statistics, self.services.model.image.volume,
+            Volume(src.array.copy(), src.geometry, src.modality), layer.table, out,
+            parent=self.services.window, name="label statistics", on_finished=self._stats_done)
+        return self.stats_watcher.job
+
+    def _stats_done(self, job) -> None:
+        self.stats_watcher = None
+        path, error = outcome(job)
+        if error is None:
+            self.services.status(f"Wrote {path}", 10000)
+            return
+        text = str(error) if isinstance(error, CandorError) else \
+            f"unexpected error ({type(error).__name__}); see the log"
+        log.warning("label statistics: %s", text if isinstance(error, CandorError) else type(error).__name__)
+        self.services.status(f"The label statistics were not written: {text}", 10000)
+
+    def open(self):
+        window = self.services.window
+        layer = self._labels("Report")
+        if layer is None:
             return None
         paths = window.recent.paths
         self.dialog = ReportDialog(self.services, layer, Path(paths[0]).parent if paths else None)
