@@ -268,3 +268,54 @@ def test_measurements_survive_crash_recovery(qtbot, tmp_path):
     again = dock_of(second)
     assert [m for _, m in again.measurements.items()] == expected
     assert again.tree.topLevelItem(0).text(0) == "Liver ROI"
+
+
+def test_measurements_alone_survive_a_crash_and_a_normal_close_keeps_nothing(qtbot, tmp_path):
+    """A read without any edit: the ruler is autosaved on its own; after a crash the new window
+    offers it ("measurements"), reopens the scan and restores it; a normal close leaves no
+    session to recover."""
+    import SimpleITK as sitk
+
+    from engine.editing.autosave import pending_sessions
+    from tests.viewer.edit_helpers import make_scan, open_window
+    from tests.viewer.test_edit_recovery import _crash, _recover_from_prompt
+
+    scan_path = tmp_path / "scan.nii.gz"
+    sitk.WriteImage(make_scan().to_sitk(), str(scan_path))
+    first = open_window(qtbot, with_ai=False)
+    with qtbot.waitSignal(first.services.opener.opened, timeout=60000):
+        first.open_path(str(scan_path))
+    activate(qtbot, first)
+    session = first.services.edit.session
+    session.timer.setInterval(50)
+    first.services.model.cursor.set_slice("axial", 6)
+    dock = dock_of(first)
+    axial = first.services.viewer.views["axial"]
+    a, b = list(first.services.model.cursor.index), list(first.services.model.cursor.index)
+    a[axial.row_axis], a[axial.col_axis] = 12, 12
+    b[axial.row_axis], b[axial.col_axis] = 12, 40
+    dock.tool_actions["ruler"].trigger()
+    with qtbot.waitSignal(session.autosaved, timeout=60000):
+        drag(axial, a, b)
+    assert not session._tracked                      # no edit at all
+    expected = [m for _, m in dock.measurements.items()]
+    assert len(expected) == 1 and expected[0].value == pytest.approx(28.0, abs=0.5)   # 28 voxels of 1 mm
+    _crash(first)
+    first.close()
+    (pending,) = pending_sessions()
+    assert pending.layer_names == ()
+
+    second = open_window(qtbot, with_ai=False, active=False)
+    second.services.model.layers.clear()
+    box_text = []
+    qtbot.waitUntil(lambda: second.services.edit.session.recovery_box is not None, timeout=30000)
+    box_text.append(second.services.edit.session.recovery_box.text())
+    assert "(measurements)" in box_text[0]
+    snapshot = _recover_from_prompt(qtbot, second)
+    assert snapshot.layers == [] and len(snapshot.source["measurements"]) == 1
+    again = dock_of(second)
+    assert [m for _, m in again.measurements.items()] == expected
+    assert second.services.model.image is not None            # the scan was reopened
+    assert "1 measurement" in second.statusBar().currentMessage()
+    second.close()
+    assert pending_sessions() == []                           # a normal close keeps nothing

@@ -117,10 +117,15 @@ class EditSession(QObject):
         return autosave.Snapshot(source, layers, list(self.accepted_ids))
 
     def note_change(self) -> None:
-        """An ``extras`` value changed: autosave it with the session's edits (when there are)."""
-        if self._tracked:
+        """An ``extras`` value changed: autosave it (with the session's edits, or alone: the
+        measurements of a read without edits survive a crash too)."""
+        if self._has_work():
             self._unsaved = True
             self.timer.start()
+
+    def _has_work(self) -> bool:
+        """Edited layers, or an ``extras`` value worth keeping (e.g. a measurement)."""
+        return bool(self._tracked) or any(provide() for provide in self.extras.values())
 
     def _saved_maps(self, ai_layers: set) -> list[autosave.SavedLayer]:
         """The heatmaps (uncertainty, saliency) of the runs whose results are being corrected:
@@ -138,7 +143,7 @@ class EditSession(QObject):
     def autosave_now(self):
         """Save the working layers now (on a worker); returns the job's watcher, or None."""
         self.timer.stop()
-        if not self._tracked:
+        if not self._has_work():
             return None
         if self._save_watcher is not None and not self._save_watcher.job.state.finished:
             self._unsaved = True
@@ -232,9 +237,9 @@ class EditSession(QObject):
         if not pending:
             return
         session = pending[0]
+        what = ", ".join(session.layer_names) or "measurements"
         box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved edits?",
-                          f"Candor did not close normally. Recover the unsaved edits "
-                          f"({', '.join(session.layer_names)})?",
+                          f"Candor did not close normally. Recover the unsaved edits ({what})?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
                           self.window)
         box.setObjectName("recovery_box")
@@ -289,6 +294,7 @@ class EditSession(QObject):
                 layer.visible = False
                 ai_layers[saved.name] = layer
         maps = [self._adopt_map(saved) for saved in snapshot.layers if saved.role == "heatmap"]
+        edited = [saved for saved in snapshot.layers if saved.role not in ("ai", "heatmap")]
         for saved in snapshot.layers:
             if saved.role not in ("ai", "heatmap"):
                 source = ai_layers.get(saved.info.get("ai_source"))
@@ -298,8 +304,10 @@ class EditSession(QObject):
                 self._tracked.append((layer, self.editing.ai_source(layer)))
         self.source = dict(snapshot.source) or self.source
         self.accepted_ids = list(snapshot.accepted)
-        self.unaccepted, self._unsaved = True, False
-        self.controller.status(self._restore_trust(list(ai_layers.values()), maps))
+        # a session of measurements only is discarded at a normal close, as before the crash
+        self.unaccepted, self._unsaved = bool(edited), False
+        n = len(snapshot.source.get("measurements") or ())
+        self.controller.status(self._restore_trust(list(ai_layers.values()), maps, bool(edited), n))
         self.recovered.emit(snapshot)
 
     def _adopt_map(self, saved: autosave.SavedLayer):
@@ -312,9 +320,12 @@ class EditSession(QObject):
         layer.visible = bool(info.get("visible", True))
         return layer
 
-    def _restore_trust(self, ai_layers: list, maps: list) -> str:
+    def _restore_trust(self, ai_layers: list, maps: list, edits: bool = True,
+                       measurements: int = 0) -> str:
         """The OOD banner and the uncertainty strips of the recovered run; says what came back."""
-        said = ["the edits"]
+        said = ["the edits"] if edits else []
+        if measurements:
+            said.append(f"{measurements} measurement{'s' if measurements > 1 else ''}")
         if maps:
             said.append(f"{len(maps)} map{'s' if len(maps) > 1 else ''}")
         flagged = next((l for l in ai_layers if l.provenance.ood_flag and l.provenance.ood), None)
@@ -325,6 +336,8 @@ class EditSession(QObject):
             said.append("the OOD warning")
         if ai is not None and ai_layers and ai.restore_strips(ai_layers[0], maps):
             said.append("the uncertainty strips")
+        if not said:
+            return "Recovered the scan of the unsaved session (nothing else was saved with it)"
         text = "Recovered " + ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
         if ai_layers:
             text += "; run AI again for anything else of that result (e.g. Explain's label list)"
