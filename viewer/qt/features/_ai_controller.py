@@ -2,18 +2,25 @@
 
 All engine work goes through the window's :class:`engine.jobs.JobRunner` (``submit_watched``);
 this object only reacts to job events on the GUI thread.
+
+Every run first asks the engine to refuse a scan the model was not made for
+(``AnalysisOptions.refuse_unsuitable``: the hard input checks, before any network pass). When the
+job stops there (:class:`engine.errors.Unsuitable`) the reader is asked, without blocking
+(``unsuitable_box``, default No): Yes submits the same run with the gate off, and its record and
+banner say it was forced; No runs nothing and says so in Messages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMessageBox, QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
-from engine.errors import CandorError
-from engine.jobs import JobState
+from engine.errors import CandorError, Unsuitable
+from engine.jobs import JobState, report
 from engine.labels import LabelTable, label_report
 from viewer.qt.features._ai_progress import JobProgress
 from viewer.qt.features._ai_results import STRIP_KEYS, add_result_layers, map_layer_name, strip_map
@@ -40,15 +47,38 @@ def run_ai_job(volume, source: str, options: TrustOptions, models: ModelStore, *
     """The job: load (or reuse) the model from the app's model store, then analyze."""
     from engine.trust import analyze  # torch loads here, on the worker, not at start-up
 
+    report(progress, cancel, 0.0, "loading the model")
     model = models.load(source)
     return analyze(volume, model, options, progress=progress, cancel=cancel)
+
+
+@dataclasses.dataclass(frozen=True)
+class AIRun:
+    """One AI run as submitted: what the engine is asked, and how the result is shown."""
+
+    options: TrustOptions
+    title: str
+    purpose: str                  # "segment" or "explain"
+    activity: str | None = None
+    #: the input checks' reasons when the reader chose to run it although they said no
+    forced_by: tuple[str, ...] = ()
+
+    def anyway(self, reasons) -> AIRun:
+        """The same run with the refuse-unsuitable gate off, forced past ``reasons``."""
+        return dataclasses.replace(self, options=dataclasses.replace(self.options, refuse_unsuitable=False),
+                                   forced_by=tuple(reasons))
+
+
+FORCED_NOTE = "You chose to run it although its input checks said it was not made for this scan."
 
 
 class AIController(QObject):
     """Owns the AI menu's state: model source, last result, banner, progress, strips."""
 
     result_ready = Signal(object)     # TrustResult, after its layers were added
-    job_ended = Signal(str)           # "done", "cancelled" or "failed"
+    #: "done", "cancelled", "failed", or "unsuitable" (stopped by the input checks before any
+    #: network pass; ``unsuitable_box`` now asks whether to run it anyway)
+    job_ended = Signal(str)
 
     def __init__(self, services) -> None:
         super().__init__(services.window)
@@ -59,6 +89,8 @@ class AIController(QObject):
         self.mc_samples = DEFAULT_MC_SAMPLES
         self.last_result = None
         self.watcher = None
+        self.unsuitable_box: QMessageBox | None = None   # the open "Run it anyway?" question
+        self.refused_job = None          # the last job the input checks stopped (error: Unsuitable)
         self.progress = JobProgress(window)
         window.statusBar().addPermanentWidget(self.progress)
         self.banner_bar = QToolBar("OOD warning", window)
@@ -93,7 +125,8 @@ class AIController(QObject):
     # Jobs -----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self.watcher is not None
+        """A job runs, or the reader has not answered whether to run one anyway."""
+        return self.watcher is not None or self.unsuitable_box is not None
 
     def segment(self, mc_samples: int | None = None, ensemble: bool = False,
                 saliency_labels: tuple[int, ...] = ()) -> bool:
@@ -102,17 +135,19 @@ class AIController(QObject):
         from engine.trust import TrustOptions
 
         samples = self.mc_samples if mc_samples is None else max(1, int(mc_samples))
-        options = TrustOptions(mc_samples=samples, use_ensemble=ensemble, saliency_labels=tuple(saliency_labels))
+        options = TrustOptions(mc_samples=samples, use_ensemble=ensemble, saliency_labels=tuple(saliency_labels),
+                               refuse_unsuitable=True)
         title = "AI segmentation (ensemble)" if ensemble else "AI segmentation"
-        return self._submit(options, title, "segment")
+        return self._submit(AIRun(options, title, "segment"))
 
     def explain(self, label_id: int) -> bool:
         """Grad-CAM saliency of one label on the shown image (adds only the saliency layer)."""
         from engine.trust import TrustOptions
 
-        options = TrustOptions(mc_samples=1, use_ensemble=False, saliency_labels=(int(label_id),))
+        options = TrustOptions(mc_samples=1, use_ensemble=False, saliency_labels=(int(label_id),),
+                               refuse_unsuitable=True)
         activity = f"Explaining {self._label_name(int(label_id))} (Grad-CAM)"
-        return self._submit(options, activity, "explain", activity=activity)
+        return self._submit(AIRun(options, activity, "explain", activity=activity))
 
     def _label_name(self, label_id: int) -> str:
         """The label's name from the last result, the active label layer or the model's manifest."""
@@ -126,28 +161,38 @@ class AIController(QObject):
         table = _manifest_labels(self.model_source)
         return (table if table is not None else LabelTable()).get(label_id).name
 
-    def _submit(self, options: TrustOptions, title: str, purpose: str, activity: str | None = None) -> bool:
+    def _submit(self, run: AIRun) -> bool:
         image = self.model.image
         if image is None:
             self.window.statusBar().showMessage("Open a scan first, then run the AI.", 5000)
             return False
         if self.busy:
-            self.window.statusBar().showMessage("An AI job is already running.", 5000)
+            self.window.statusBar().showMessage("Answer the AI's question first." if self.watcher is None
+                                                else "An AI job is already running.", 5000)
             return False
         self.watcher = submit_watched(self.services.jobs, run_ai_job, image.volume, self.model_source,
-                                      options, self.services.models, parent=self, name=title,
-                                      on_finished=lambda job, p=purpose, img=image: self._finished(job, p, img))
-        self.progress.watch(self.watcher, title + "…", activity=activity)
+                                      run.options, self.services.models, parent=self, name=run.title,
+                                      on_finished=lambda job, r=run, img=image: self._finished(job, r, img))
+        self.progress.watch(self.watcher, run.title + "…", activity=run.activity)
         return True
 
     def cancel(self) -> None:
+        """Cancel the running job; an open "Run it anyway?" question is answered No."""
+        if self.unsuitable_box is not None:
+            self.unsuitable_box.reject()
         self.progress.cancel()
 
-    def _finished(self, job, purpose: str, image_layer) -> None:
+    def _finished(self, job, run: AIRun, image_layer) -> None:
         self.watcher = None
+        self.progress.finish(job)        # before job_ended: whoever hears it sees no progress
         if job.state is JobState.CANCELLED:
             self.window.statusBar().showMessage("AI job cancelled.", 5000)
             self.job_ended.emit("cancelled")
+            return
+        if job.state is JobState.FAILED and isinstance(job.error, Unsuitable) and self.model.image is image_layer:
+            self.refused_job = job
+            self._ask_run_anyway(job.error, run, image_layer)
+            self.job_ended.emit("unsuitable")
             return
         if job.state is JobState.FAILED:
             err = job.error
@@ -160,30 +205,75 @@ class AIController(QObject):
         if self.model.image is not image_layer:       # the study changed while the job ran
             self.job_ended.emit("cancelled")
             return
-        self._show(job.result(), purpose)
+        self._show(job.result(), run)
         self.job_ended.emit("done")
 
-    # Results --------------------------------------------------------------------------------
-    def _show(self, result, purpose: str) -> None:
-        record = None
-        if purpose == "explain":
-            from viewer.qt.features._ai_results import add_saliency_layer, result_record
+    # The input checks said no: ask ----------------------------------------------------------
+    def _ask_run_anyway(self, err: Unsuitable, run: AIRun, image_layer) -> None:
+        """Ask, without blocking, whether to run ``run`` although ``err`` says the model was not
+        made for this scan (default and Escape: No)."""
+        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+        reasons = "\n".join(f"• {r}" for r in err.reasons)
+        box = QMessageBox(QMessageBox.Icon.Question, "Run the AI anyway?",
+                          f"{err.model_name} was not made for this scan:\n{reasons}\n\nRun it anyway?",
+                          yes | no, self.window)
+        box.setObjectName("unsuitable_box")
+        box.setInformativeText("Nothing has been run yet. If you run it, the result carries the "
+                               "out-of-distribution warning and its record says you chose to.")
+        box.button(yes).setText("Run anyway")
+        box.button(no).setText("Don't run")
+        box.setDefaultButton(no)
+        box.setEscapeButton(no)
+        box.finished.connect(lambda _code, b=box: self._answered(b, err, run, image_layer))
+        self.unsuitable_box = box
+        box.open()
 
+    def _answered(self, box: QMessageBox, err: Unsuitable, run: AIRun, image_layer) -> None:
+        if box is not self.unsuitable_box:
+            return
+        self.unsuitable_box = None
+        box.deleteLater()
+        if box.clickedButton() is not box.button(QMessageBox.StandardButton.Yes):
+            self.services.messages.add(f"AI: nothing was run — {err.model_name} was not made for this scan "
+                                       f"({'; '.join(err.reasons)}).", "info")
+            self.window.statusBar().showMessage(f"Nothing was run: {err.model_name} was not made for this scan.",
+                                                8000)
+            return
+        if self.model.image is not image_layer:
+            self.window.statusBar().showMessage("The scan changed; nothing was run.", 5000)
+            return
+        self.services.messages.add(f"AI: running {err.model_name} anyway on a scan it was not made for "
+                                   "(your choice); the result carries the OOD warning.", "warning")
+        self._submit(run.anyway(err.reasons))
+
+    # Results --------------------------------------------------------------------------------
+    def _show(self, result, run: AIRun) -> None:
+        from viewer.qt.features._ai_results import result_record
+
+        if run.purpose == "explain":
+            from viewer.qt.features._ai_results import add_saliency_layer
+
+            record = result_record(result)
             for label_id, vol in result.saliency.items():
-                add_saliency_layer(self.model, result, label_id, vol, result_record(result))
+                add_saliency_layer(self.model, result, label_id, vol, record)
         else:
             record = add_result_layers(self.model, result)["labels"].provenance.trust
             self.last_result = result
             self._update_strips(result)
+        if run.forced_by:       # in the record every layer of the run shares
+            record["forced"] = {"by": "the reader", "input_checks": list(run.forced_by)}
         if result.ood.flag:
             self.show_banner(result.ood.to_dict(), record, result.model["name"])
         self.window.statusBar().showMessage(self._summary(result), 8000)
         self.result_ready.emit(result)
 
     def show_banner(self, ood: dict, record: dict | None, model_name: str, messages: bool = True) -> None:
-        """The OOD banner for a flagged run (also a recovered one), its reasons in Messages."""
+        """The OOD banner for a flagged run (also a recovered one), its reasons in Messages; a run
+        the reader forced past the input checks (``record["forced"]``) says so in its title."""
         self.banner_bar.show()
         self.banner.show_report(ood, record, model_name)
+        if record is not None and record.get("forced"):
+            self.banner.title.setText(f"{self.banner.title.text()} {FORCED_NOTE}")
         if messages:
             for reason in ood.get("reasons", []):
                 self.services.messages.add(f"AI input check: {reason}", "warning")

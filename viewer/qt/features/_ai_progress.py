@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+#: engine stage names that say little to a reader, in the words the status bar shows instead
+STAGE_TEXT = {"checking the input": "Checking the scan before inference"}
+
 
 class JobProgress(QWidget):
     """Hidden when idle; ``watch(watcher)`` binds it to one running job."""
@@ -35,18 +38,23 @@ class JobProgress(QWidget):
         self.bar.setValue(0)
         self.cancel_button.setEnabled(True)
         watcher.progress.connect(self._on_progress)
-        watcher.finished.connect(self._on_finished)
+        watcher.finished.connect(self.finish)
         self.show()
+        if watcher.job.last_progress is not None:   # reported before the connect (a quick check)
+            self._on_progress(watcher.job.last_progress)
         if watcher.job.state.finished:   # it finished before the connect: its signal went by
-            self._on_finished(watcher.job)
+            self.finish(watcher.job)
 
     def _on_progress(self, event) -> None:
         self.bar.setValue(int(round(event.fraction * 100)))
         eta = f" — about {event.eta_s:.0f} s left" if event.eta_s is not None and event.eta_s >= 1 else ""
-        what = self.activity or (event.stage.capitalize() if event.stage else "Working")
+        what = STAGE_TEXT.get(event.stage) or (event.stage.capitalize() if event.stage else "Working")
+        if self.activity:    # "Explaining Lesion (Grad-CAM)" says more than the engine's "inference"
+            what = f"{self.activity}: {what.lower()}" if event.stage in STAGE_TEXT else self.activity
         self.stage.setText(f"{what}{eta}")
 
-    def _on_finished(self, job) -> None:
+    def finish(self, job) -> None:
+        """Hide: ``job`` is over (its owner may call this before the watcher's own signal)."""
         if self.watcher is None or self.watcher.job is not job:
             return                       # a late signal of a job no longer watched
         self.watcher = None

@@ -6,6 +6,8 @@ runs as a job (progress bar and Cancel in the status bar); the result appears as
 label layer with the manifest's names and colours (volumes in mL in the layers panel), with the
 uncertainty maps and saliency as heatmap layers. An OOD warning shows as a banner across the
 views until dismissed, and flagged results carry a ⚠ in the layers panel (from the layer's typed provenance, not its name).
+A scan the model was not made for (a hard input check: a CT given to the MR model…) stops the job
+before any network pass, and the reader is asked whether to run it anyway (default: don't).
 """
 
 from __future__ import annotations
