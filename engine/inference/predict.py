@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.inference.precision import cpu_fast_path
 from engine.inference.sliding_window import SlidingWindowConfig, sliding_window
 from engine.jobs import CancelToken, ProgressCallback
 from engine.models.manifest import Manifest
@@ -65,4 +66,6 @@ def predict_probabilities(normalized: np.ndarray, networks: Sequence[nn.Module],
     device = torch.device(device)
     for net in networks:
         net.to(device).eval()
-    return sliding_window(image, ensemble_softmax(networks), cfg, device=device, progress=progress, cancel=cancel)
+    with cpu_fast_path(networks, device) as fast:
+        return sliding_window(image, ensemble_softmax(networks), cfg, device=device, fast=fast,
+                              progress=progress, cancel=cancel)

@@ -141,14 +141,19 @@ def _autocast(device: torch.device, enabled: bool):
 
 def sliding_window(image: np.ndarray, fn: PatchFn, cfg: SlidingWindowConfig, *,
                    device: torch.device | str = "cpu", pad_value: float | None = None, grad: bool = False,
-                   mixed_precision: bool = True, progress: ProgressCallback | None = None,
+                   mixed_precision: bool = True, fast: bool = False,
+                   progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None) -> np.ndarray | dict[str, np.ndarray]:
     """Run ``fn`` over Gaussian-blended windows of ``image`` ``(C, z, y, x)``; returns ``(K, z, y, x)``.
 
     ``fn`` gets a ``(B, C, *patch)`` tensor on ``device`` and returns ``(B, K, *patch)`` (or a dict
     of such tensors, giving a dict of arrays). Padding (``pad_value``, default the image minimum)
-    is added for axes shorter than the patch and cropped away again.
+    is added for axes shorter than the patch and cropped away again. ``fast`` (inside
+    :func:`engine.inference.precision.cpu_fast_path`): channels-last batches and, without ``grad``,
+    bfloat16 autocast where the CPU has bf16 hardware; ``fn``'s outputs are accumulated in float32.
     """
+    from engine.inference.precision import fast_autocast, fast_batch
+
     device = torch.device(device)
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 4:
@@ -162,11 +167,12 @@ def sliding_window(image: np.ndarray, fn: PatchFn, cfg: SlidingWindowConfig, *,
     total = math.ceil(len(window_slices(spatial, cfg)) / cfg.batch_size)
     grad_ctx = torch.enable_grad() if grad else torch.inference_mode()
     report(progress, cancel, 0.0, "inference")
-    with grad_ctx, _autocast(device, mixed_precision):
+    with grad_ctx, _autocast(device, mixed_precision), fast_autocast(fast, grad):
         for done, (slices, batch) in enumerate(iter_patch_batches(padded, cfg, device), start=1):
-            out = fn(batch)
+            out = fn(fast_batch(batch, fast))
             outputs = out if isinstance(out, dict) else {"": out}
             for key, value in outputs.items():
+                value = value.float() if value.dtype != torch.float32 else value
                 if key not in accumulators:
                     accumulators[key] = PatchAccumulator(spatial, importance, weights)
                     weights = accumulators[key].weights if weights is None else weights

@@ -148,9 +148,16 @@ class ResUNet3D(nn.Module):
         x = self.decoder[split].features(x, skips[split])
         return TrunkFeatures(x, skips[split + 1:], split)
 
-    def forward_tail(self, features: TrunkFeatures) -> torch.Tensor:
-        """The stochastic part: dropout of stage ``features.stage``, the remaining stages, the head."""
-        x = self.decoder[features.stage].drop(features.x)
+    def tail_dropout(self, features: TrunkFeatures) -> nn.Module:
+        """The dropout layer :meth:`forward_tail` starts with."""
+        return self.decoder[features.stage].drop
+
+    def forward_tail(self, features: TrunkFeatures, dropout=None) -> torch.Tensor:
+        """The stochastic part: dropout of stage ``features.stage``, the remaining stages, the head.
+
+        ``dropout`` replaces that first dropout layer's call (a callable with the same law, e.g.
+        :class:`engine.trust.mc_dropout.MaskSampler`'s faster masks); later stages keep their own."""
+        x = (dropout or self.decoder[features.stage].drop)(features.x)
         for offset, skip in enumerate(features.skips, start=features.stage + 1):
             x = self.decoder[offset](x, skip)
         return self.head(x)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+# the one bf16 decision, shared with inference (FORCE_FLOAT32_ENV re-exported for the tests)
+from engine.inference.precision import FORCE_FLOAT32_ENV, bf16_native  # noqa: F401
 from engine.inference.predict import predict_probabilities
 from engine.inference.sliding_window import SlidingWindowConfig
 from engine.inference.preprocess import normalize
@@ -100,22 +101,6 @@ def validation_score(net: ResUNet3D, cases: list[tuple[np.ndarray, np.ndarray]],
                 per_class[c].append(d)
     means = {c: float(np.mean(v)) if v else 0.0 for c, v in per_class.items()}
     return {"dice": means, "score": float(np.mean(list(means.values())))}
-
-
-#: Set to 1 to take the float32 path on every CPU (CI runs the suite once this way, so a green run
-#: means green on machines without bf16 hardware too).
-FORCE_FLOAT32_ENV = "CANDOR_FORCE_FLOAT32"
-
-
-def bf16_native() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX); emulated bf16 is slow.
-
-    ``CANDOR_FORCE_FLOAT32=1`` answers no on any CPU.
-    """
-    if os.environ.get(FORCE_FLOAT32_ENV, "") not in ("", "0"):
-        return False
-    cpu = getattr(torch, "cpu", None)
-    return bool(cpu and (cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()))
 
 
 def bf16_autocast(cfg: TrainConfig) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.inference.precision import cpu_fast_path
 from engine.inference.predict import resolve_device, window_config
 from engine.inference.preprocess import normalize, to_model_spacing
 from engine.inference.sliding_window import sliding_window
@@ -75,9 +76,9 @@ def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: Anal
         return _saliency_only(normalized, grid, nets[0], options, scfg, roi, cfg, device, progress, cancel)
     share = 0.75 if options.saliency_labels else 1.0
     t0 = time.perf_counter()
-    with seeded(scfg.seed, device):
+    with seeded(scfg.seed, device), cpu_fast_path(nets, device) as fast:
         out = sliding_window(normalized[None], sampling_patch_fn(nets, scfg), cfg, device=device,
-                             progress=sub_progress(progress, 0.0, share), cancel=cancel)
+                             fast=fast, progress=sub_progress(progress, 0.0, share), cancel=cancel)
     timings = {"sampling_s": time.perf_counter() - t0}
     probs = out["probs"]
     maps = decompose(probs, out["exp_entropy"][0])
@@ -113,9 +114,10 @@ def _saliency(result: ModelGridResult, net, options: AnalysisOptions, temperatur
     if roi is not None:
         image = np.concatenate([image, roi[None].astype(np.float32)])
     pad = min(float(result.normalized.min()), 0.0)
-    with gradcam_session(net):
+    # the fast path's channels-last layout only: gradients are never taken under bfloat16
+    with gradcam_session(net), cpu_fast_path([net], device) as fast:
         out = sliding_window(image, gradcam_patch_fn(net, gcfg), cfg, device=device, grad=True,
-                             pad_value=pad, progress=progress, cancel=cancel)
+                             fast=fast, pad_value=pad, progress=progress, cancel=cancel)
     for c in gcfg.labels:
         result.saliency[c], result.saliency_scale[c] = normalise_map(out.pop(f"cam{c}")[0])
     return out

@@ -13,12 +13,13 @@ from engine.trust.mc_dropout import SamplingConfig, sampling_patch_fn, seeded
 
 
 def test_trunk_once_tail_t_times_equals_naive_mc_sampling(tiny_model):
-    """Same seed → the split sampler draws exactly the masks T full MC passes would draw."""
+    """Same seed → the split sampler draws exactly the masks T full MC passes would draw (with
+    torch's masks; the faster MaskSampler has the same law: tests/engine/trust/test_mask_sampler.py)."""
     net = tiny_model.network
     batch = torch.randn(2, 1, 16, 16, 16)
     cfg = SamplingConfig(samples=4, tail_stages=2, seed=7)
     with torch.no_grad(), seeded(7, torch.device("cpu")):
-        fast = sampling_patch_fn([net], cfg)(batch)
+        fast = sampling_patch_fn([net], cfg, fast_masks=False)(batch)
     naive = []
     with torch.no_grad(), seeded(7, torch.device("cpu")), mc_dropout(net):
         for _ in range(4):
