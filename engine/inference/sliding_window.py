@@ -149,8 +149,8 @@ def sliding_window(image: np.ndarray, fn: PatchFn, cfg: SlidingWindowConfig, *,
     ``fn`` gets a ``(B, C, *patch)`` tensor on ``device`` and returns ``(B, K, *patch)`` (or a dict
     of such tensors, giving a dict of arrays). Padding (``pad_value``, default the image minimum)
     is added for axes shorter than the patch and cropped away again. ``fast`` (inside
-    :func:`engine.inference.precision.cpu_fast_path`): channels-last batches and, without ``grad``,
-    bfloat16 autocast where the CPU has bf16 hardware; ``fn``'s outputs are accumulated in float32.
+    :func:`engine.inference.precision.cpu_fast_path`): channels-last batches and bfloat16 autocast
+    where the CPU has bf16 hardware; ``fn``'s outputs are accumulated in float32.
     """
     from engine.inference.precision import fast_autocast, fast_batch
 

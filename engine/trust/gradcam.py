@@ -121,7 +121,7 @@ def gradcam_patch_fn(net: nn.Module, cfg: GradCamConfig):
             score = (logits[:, c:c + 1] * region).sum()
             if region.any():
                 (grad,) = torch.autograd.grad(score, capture.activation, retain_graph=i + 1 < len(cfg.labels))
-                out[f"cam{c}"] = _cam(capture.activation.detach(), grad, batch.shape[2:])
+                out[f"cam{c}"] = _cam(capture.activation.detach().float(), grad.float(), batch.shape[2:])
             else:
                 out[f"cam{c}"] = torch.zeros_like(logits[:, :1])
         return out

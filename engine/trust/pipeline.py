@@ -114,7 +114,7 @@ def _saliency(result: ModelGridResult, net, options: AnalysisOptions, temperatur
     if roi is not None:
         image = np.concatenate([image, roi[None].astype(np.float32)])
     pad = min(float(result.normalized.min()), 0.0)
-    # the fast path's channels-last layout only: gradients are never taken under bfloat16
+    # the fast path here too: the CAM itself is formed in float32 (engine.inference.precision)
     with gradcam_session(net), cpu_fast_path([net], device) as fast:
         out = sliding_window(image, gradcam_patch_fn(net, gcfg), cfg, device=device, grad=True,
                              fast=fast, pad_value=pad, progress=progress, cancel=cancel)
