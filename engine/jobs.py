@@ -60,13 +60,16 @@ def report(progress: ProgressCallback | None, cancel: CancelToken | None,
         progress(fraction, stage)
 
 
-def sub_progress(progress: ProgressCallback | None, start: float, stop: float) -> ProgressCallback | None:
-    """Map a sub-task's 0..1 progress onto ``[start, stop]`` of the parent's range."""
+def sub_progress(progress: ProgressCallback | None, start: float, stop: float,
+                 stage: str | None = None) -> ProgressCallback | None:
+    """Map a sub-task's 0..1 progress onto ``[start, stop]`` of the parent's range; ``stage``,
+    when given, names the sub-task's reports (e.g. "segmenting" for a sliding window's)."""
     if progress is None:
         return None
 
-    def _sub(fraction: float, stage: str = "") -> None:
-        progress(start + (stop - start) * min(max(fraction, 0.0), 1.0), stage)
+    def _sub(fraction: float, sub_stage: str = "") -> None:
+        progress(start + (stop - start) * min(max(fraction, 0.0), 1.0),
+                 sub_stage if stage is None else stage)
 
     return _sub
 
@@ -106,6 +109,7 @@ class Job:
         self._future: Future | None = None
         self._start: float | None = None
         self.last_progress: ProgressEvent | None = None
+        self._eta_ref: tuple[float, float] | None = None   # (time, fraction) the ETA counts from
 
     # Listeners ------------------------------------------------------------------------------
     def on_progress(self, fn: Callable[[ProgressEvent], None]) -> None:
@@ -149,12 +153,31 @@ class Job:
         return self._state.finished
 
     # Internals ------------------------------------------------------------------------------
+    #: The remaining time is measured from this fraction on: what comes before it (loading a
+    #: model, warming up) does not predict the throughput of the rest.
+    ETA_FROM = 0.05
+
+    def _eta(self, now: float, elapsed: float, fraction: float) -> float | None:
+        """Seconds left at the throughput measured since the job passed :attr:`ETA_FROM` (before
+        that, from the start: None under 2 %; just after it, None until 2 % more are done)."""
+        if self._eta_ref is None and fraction >= self.ETA_FROM:
+            self._eta_ref = (now, fraction)
+        if self._eta_ref is None:
+            return elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
+        t_ref, f_ref = self._eta_ref
+        if fraction - f_ref >= 0.02 and now > t_ref:
+            return (now - t_ref) * (1.0 - fraction) / (fraction - f_ref)
+        last = self.last_progress          # too little measured since: the last estimate, aged
+        if last is None or last.eta_s is None or self._eta_ref[0] == now:
+            return None
+        return max(last.eta_s - (elapsed - last.elapsed_s), 0.0)
+
     def _report(self, fraction: float, stage: str = "") -> None:
         self.token.raise_if_cancelled()
         now = time.perf_counter()
         elapsed = now - (self._start or now)
         fraction = min(max(float(fraction), 0.0), 1.0)
-        eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.02 else None
+        eta = self._eta(now, elapsed, fraction)
         event = ProgressEvent(self.id, fraction, stage, eta, elapsed)
         self.last_progress = event
         for fn in list(self._progress_listeners):

@@ -62,6 +62,14 @@ def sampling_config(model, options: AnalysisOptions) -> SamplingConfig:
     return SamplingConfig(max(1, options.mc_samples), tail, temperature, options.seed)
 
 
+def sampling_stage(samples: int, members: int) -> str:
+    """The progress text of the network pass, e.g. "segmenting with uncertainty (MC-Dropout T = 10)"."""
+    ensemble = f", {members} members" if members > 1 else ""
+    if samples > 1:
+        return f"segmenting with uncertainty (MC-Dropout T = {samples}{ensemble})"
+    return f"segmenting ({members} ensemble members)" if members > 1 else "segmenting"
+
+
 def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: AnalysisOptions, *,
                     roi: np.ndarray | None = None, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> ModelGridResult:
@@ -78,7 +86,9 @@ def model_grid_pass(normalized: np.ndarray, grid: Geometry, model, options: Anal
     t0 = time.perf_counter()
     with seeded(scfg.seed, device), cpu_fast_path(nets, device) as fast:
         out = sliding_window(normalized[None], sampling_patch_fn(nets, scfg), cfg, device=device,
-                             fast=fast, progress=sub_progress(progress, 0.0, share), cancel=cancel)
+                             fast=fast, progress=sub_progress(progress, 0.0, share,
+                                                              sampling_stage(scfg.samples, len(nets))),
+                             cancel=cancel)
     timings = {"sampling_s": time.perf_counter() - t0}
     probs = out["probs"]
     maps = decompose(probs, out["exp_entropy"][0])
@@ -117,7 +127,8 @@ def _saliency(result: ModelGridResult, net, options: AnalysisOptions, temperatur
     # the fast path here too: the CAM itself is formed in float32 (engine.inference.precision)
     with gradcam_session(net), cpu_fast_path([net], device) as fast:
         out = sliding_window(image, gradcam_patch_fn(net, gcfg), cfg, device=device, grad=True,
-                             fast=fast, pad_value=pad, progress=progress, cancel=cancel)
+                             fast=fast, pad_value=pad, cancel=cancel,
+                             progress=sub_progress(progress, 0.0, 1.0, "explaining (Grad-CAM)"))
     for c in gcfg.labels:
         result.saliency[c], result.saliency_scale[c] = normalise_map(out.pop(f"cam{c}")[0])
     return out

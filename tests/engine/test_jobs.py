@@ -151,3 +151,35 @@ def test_a_job_the_caller_keeps_still_holds_its_result(runner):
     job.wait(10)
     gc.collect()
     assert job.result().size == 2**20 and job.state is JobState.DONE
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_eta_counts_from_the_throughput_after_the_start_not_from_the_start(monkeypatch):
+    """A job that spends 30 s loading (fraction 0 → 0.05) and then does 1 % per second: the
+    estimate at 50 % is the 50 s that really remain, not the 80 s an average from the start says."""
+    import engine.jobs as jobs
+
+    clock = _Clock()
+    monkeypatch.setattr(jobs, "time", clock)
+    job = jobs.Job(1, "eta")
+    job._start = clock.now
+    events = []
+    job.on_progress(events.append)
+    job._report(0.0, "loading")
+    clock.now += 30.0
+    job._report(0.05, "working")
+    for _ in range(45):
+        clock.now += 1.0
+        job._report(events[-1].fraction + 0.01, "working")
+    last = events[-1]
+    assert last.fraction == pytest.approx(0.50)
+    assert last.eta_s == pytest.approx(50.0)
+    assert last.elapsed_s == pytest.approx(75.0)
+    assert events[0].eta_s is None and events[1].eta_s is None     # none until measured

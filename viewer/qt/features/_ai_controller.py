@@ -26,6 +26,7 @@ from viewer.qt.features._ai_progress import JobProgress
 from viewer.qt.features._ai_results import STRIP_KEYS, add_result_layers, map_layer_name, strip_map
 from viewer.qt.jobs_bridge import submit_watched
 from viewer.qt.ood_banner import OODBanner
+from viewer.state.cursor import VIEW_AXIS
 from viewer.qt.uncertainty_strip import (
     UncertaintyStrip,
     attach_under_slider,
@@ -42,14 +43,36 @@ log = logging.getLogger(__name__)
 DEFAULT_MC_SAMPLES = 10
 
 
-def run_ai_job(volume, source: str, options: TrustOptions, models: ModelStore, *, progress=None,
-               cancel=None):
-    """The job: load (or reuse) the model from the app's model store, then analyze."""
+@dataclasses.dataclass(frozen=True)
+class AIOutcome:
+    """What the AI job hands the GUI thread: the analysis and the per-slice strip values,
+    computed on the worker (on the demo head they took 180 ms of the GUI thread)."""
+
+    result: object                       # engine.trust.AnalysisResult
+    strips: dict | None = None           # view → (per-slice means, foreground ranking)
+
+
+def strip_values(grid, uncertainty, labels) -> dict:
+    """Per view: the mean of ``uncertainty`` per slice and its mean over the labelled voxels
+    (the ranking "Go to Most Uncertain Slice" uses), both on the display grid."""
+    display = grid.view(uncertainty)
+    foreground = grid.view(labels) > 0
+    return {name: (per_slice_means(display, name), per_slice_foreground_means(display, foreground, name))
+            for name in VIEW_AXIS}
+
+
+def run_ai_job(volume, source: str, options: TrustOptions, models: ModelStore, grid=None, *,
+               progress=None, cancel=None) -> AIOutcome:
+    """The job: load (or reuse) the model from the app's model store, analyze, and (with the
+    display ``grid``) compute the uncertainty strips' values."""
     from engine.trust import analyze  # torch loads here, on the worker, not at start-up
 
     report(progress, cancel, 0.0, "loading the model")
     model = models.load(source)
-    return analyze(volume, model, options, progress=progress, cancel=cancel)
+    result = analyze(volume, model, options, progress=progress, cancel=cancel)
+    _key, vol = strip_map(result)
+    strips = strip_values(grid, vol.array, result.labels.array) if grid is not None and vol is not None else None
+    return AIOutcome(result, strips)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +194,8 @@ class AIController(QObject):
                                                 else "An AI job is already running.", 5000)
             return False
         self.watcher = submit_watched(self.services.jobs, run_ai_job, image.volume, self.model_source,
-                                      run.options, self.services.models, parent=self, name=run.title,
+                                      run.options, self.services.models, self.model.grid,
+                                      parent=self, name=run.title,
                                       on_finished=lambda job, r=run, img=image: self._finished(job, r, img))
         self.progress.watch(self.watcher, run.title + "…", activity=run.activity)
         return True
@@ -205,7 +229,8 @@ class AIController(QObject):
         if self.model.image is not image_layer:       # the study changed while the job ran
             self.job_ended.emit("cancelled")
             return
-        self._show(job.result(), run)
+        outcome = job.result()
+        self._show(outcome.result, run, outcome.strips)
         self.job_ended.emit("done")
 
     # The input checks said no: ask ----------------------------------------------------------
@@ -247,7 +272,7 @@ class AIController(QObject):
         self._submit(run.anyway(err.reasons))
 
     # Results --------------------------------------------------------------------------------
-    def _show(self, result, run: AIRun) -> None:
+    def _show(self, result, run: AIRun, strips: dict | None = None) -> None:
         from viewer.qt.features._ai_results import result_record
 
         if run.purpose == "explain":
@@ -259,7 +284,10 @@ class AIController(QObject):
         else:
             record = add_result_layers(self.model, result)["labels"].provenance.trust
             self.last_result = result
-            self._update_strips(result)
+            if strips is not None and self.model.grid is not None:
+                self._set_strips(strips)
+            else:
+                self._update_strips(result)
         if run.forced_by:       # in the record every layer of the run shares
             record["forced"] = {"by": "the reader", "input_checks": list(run.forced_by)}
         if result.ood.flag:
@@ -280,8 +308,8 @@ class AIController(QObject):
 
     @staticmethod
     def _summary(result) -> str:
-        report = label_report(result.labels.array, result.table,
-                              result.labels.geometry.voxel_volume_ml)
+        report = result.label_report or label_report(result.labels.array, result.table,
+                                                     result.labels.geometry.voxel_volume_ml)
         parts = [f"{row['name']} {float(row['volume_ml']):.1f} mL" for row in report]
         flag = " — OOD WARNING" if result.ood.flag else ""
         return "AI: " + ", ".join(parts) + flag
@@ -313,11 +341,12 @@ class AIController(QObject):
     def _fill_strips(self, uncertainty, labels) -> None:
         if self.model.grid is None:
             return
-        display = self.model.grid.view(uncertainty)
-        foreground = self.model.grid.view(labels) > 0
+        self._set_strips(strip_values(self.model.grid, uncertainty, labels))
+
+    def _set_strips(self, values: dict) -> None:
         for name, strip in self.strips.items():
-            strip.set_values(per_slice_means(display, name),
-                             ranking=per_slice_foreground_means(display, foreground, name))
+            means, ranking = values[name]
+            strip.set_values(means, ranking=ranking)
             strip.set_current(self.model.cursor.slice_of(name))
 
     def most_uncertain_slice(self, view: str | None = None) -> int | None:
