@@ -67,7 +67,9 @@ class DimseClient:
     def _association(self, contexts: Sequence, doing: str, roles=(), handlers=()) -> Iterator:
         from pynetdicom import evt
 
-        seen: dict = {"opened": False, "answer": None}
+        from pynetdicom.pdu import A_ASSOCIATE_RJ
+
+        seen: dict = {"opened": False, "answer": None, "rejection": None}
 
         def on_open(event):
             seen["opened"] = True
@@ -75,14 +77,19 @@ class DimseClient:
         def on_acse(event):
             seen["answer"] = getattr(event, "primitive", None)
 
+        def on_pdu(event):  # on the DUL thread, as the PDU is decoded: before any race below
+            if isinstance(event.pdu, A_ASSOCIATE_RJ):
+                seen["rejection"] = event.pdu
+
         ae = self._ae(contexts)
         assoc = ae.associate(self.profile.host, self.profile.port, ae_title=self.profile.ae_title,
                              ext_neg=list(roles) or None,
                              evt_handlers=[(evt.EVT_CONN_OPEN, on_open), (evt.EVT_ACSE_RECV, on_acse),
-                                           *handlers])
+                                           (evt.EVT_PDU_RECV, on_pdu), *handlers])
         if not assoc.is_established:
             ae.shutdown()
             raise self._not_established(assoc, seen, doing)
+        assoc.unbind(evt.EVT_PDU_RECV, on_pdu)  # it has seen what it is for; spare every P-DATA
         assoc.candor_seen = seen  # what _check reads to tell a peer's A-ABORT from a lost link
         try:
             yield assoc
@@ -93,11 +100,18 @@ class DimseClient:
 
     def _not_established(self, assoc, seen: dict, doing: str) -> PacsError:
         where = self.profile.describe()
-        answer = seen["answer"]
-        rejected = assoc.is_rejected or (type(answer).__name__ == "A_ASSOCIATE"
-                                         and getattr(answer, "result", None) in (1, 2))
+        answer, rejection = seen["answer"], seen["rejection"]
+        # On loopback Orthanc's A-ASSOCIATE-RJ comes back at once: pynetdicom's DUL thread may
+        # read it and close the transport before the requesting thread (acse
+        # _negotiate_as_requestor) looks at socket._is_connected; that thread then aborts and
+        # never reads the RJ primitive (is_aborted, no EVT_ACSE_RECV: 0.7-2 % of rejections in a
+        # loop). The RJ PDU itself was seen on the DUL thread, so a rejection is told as one.
+        rejected = assoc.is_rejected or rejection is not None or (
+            type(answer).__name__ == "A_ASSOCIATE" and getattr(answer, "result", None) in (1, 2))
         if rejected:
             diagnostic = getattr(answer, "diagnostic", None)
+            if diagnostic is None and rejection is not None:
+                diagnostic = rejection.reason_diagnostic
             why = _REJECT_REASONS.get(diagnostic, "it gave reason {diag}").format(
                 calling=self.profile.calling_ae, called=self.profile.ae_title, diag=diagnostic)
             return PacsError(f"{where} refused the association while {doing}: {why}")
