@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
         outputs["probabilities"] = str(write_probabilities(result, args.probabilities))
     outputs.update(write_outputs(args, result))
     rep = {**cli_report(result, volume), "outputs": outputs}
+    forced = [c.reason for c in result.ood.checks if c.hard and c.fired]
+    if args.force and forced:   # the reader's choice is part of the record, as in the viewer
+        rep["forced"] = {"by": "--force", "input_checks": forced}
+        print("warning: run with --force although the model was not made for this scan", file=sys.stderr)
     if args.report == "-":
         json.dump(rep, sys.stdout, indent=2)
         print()

@@ -90,8 +90,11 @@ def test_ct_values_given_to_the_mr_model_stop_before_inference_unless_forced(tmp
     assert "Nothing was run" in err and "Traceback" not in err
     assert not out.exists() and not rep.exists()
     assert main(args + ["--force"]) == 0
-    ood = json.loads(rep.read_text())["ood"]
+    report = json.loads(rep.read_text())
+    ood = report["ood"]
     assert ood["flag"] and any("Hounsfield" in r for r in ood["reasons"])
+    assert report["forced"]["by"] == "--force"                  # the choice is on the record
+    assert any("Hounsfield" in r for r in report["forced"]["input_checks"])
 
 
 def test_plain_segment_writes_mask_probabilities_and_the_same_report_keys(tmp_path, tiny_folder, capsys):
