@@ -1,8 +1,9 @@
 """Federated fine-tuning against the alternatives, on generated sites (issue 18, "Evidence").
 
-Not a test. Three (``--sites``) generated sites (``engine.federated.sitedata``: the base model
-misses dark lesions; every site corrects that on its own scanner profile — dark-lesion contrast and
-noise) each queue ``--corrections`` corrections and hold out ``--held-out`` more cases. Compared on
+Not a test. Three (``--sites``) generated sites (``engine.federated.sitedata``: the base model,
+trained on bright lesions only, misses every other kind; each site corrects a *different* kind —
+dark, faint (low-contrast hypo-intense), textured — on its own noise profile) each queue
+``--corrections`` corrections and hold out ``--held-out`` more cases of its own kind. Compared on
 every site's held-out cases (Dice of the lesion label, the one the corrections changed) and on the
 base package's frozen regression set:
 
@@ -12,10 +13,12 @@ base package's frozen regression set:
 * centralised fine-tuning on the pooled corrections of every site (the upper reference);
 * FedAvg, FedProx and FedAvg with server-side DP through ``engine.federated.simulate.simulate``
   (the code of ``candor federated simulate``: a Flower server and one ``join`` process per site
-  on loopback); the global model is read from a site that installed it.
+  on loopback); the global model is the coordinator's final copy.
 
-The same number of optimiser steps everywhere: ``EPOCHS × STEPS`` alone/centralised, ``ROUNDS ×
-LOCAL_EPOCHS × STEPS`` per site federated.
+The same number of optimiser steps everywhere: ``rounds × local epochs × steps`` (``--rounds``,
+``--local-epochs``, ``--steps``), as epochs alone/centralised, per site federated. The sites'
+rate is ``--lr``, FedProx's μ ``--mu``; ``--rehearsal-per-batch`` changes the replayed share of
+the alone and centralised runs only (a federated site uses ``candor federated join``'s recipe).
 
     nice -n 10 .venv/bin/python bench/bench_federated.py --out fed.json
 """
@@ -38,7 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ROUNDS, LOCAL_EPOCHS, STEPS = 4, 2, 8
-EPOCHS = ROUNDS * LOCAL_EPOCHS
 HELD_OUT_FIRST = 500  # seed offset of the held-out cases (corrections use 0..)
 
 
@@ -91,7 +93,7 @@ def train_alone(home: Path, cfg) -> tuple[list, dict]:
                   "train_cases": len(data.train)}
 
 
-def federated(root: Path, base: Path, sites: int, corrections: int, lr: float, **settings) -> tuple[list, dict]:
+def federated(root: Path, base: Path, args, **settings) -> tuple[list, dict]:
     """One federation through ``simulate``; the global model is the coordinator's final copy
     (``keep_weights``), so it is measured whether or not the sites' gates accepted it."""
     import copy
@@ -104,9 +106,9 @@ def federated(root: Path, base: Path, sites: int, corrections: int, lr: float, *
     from engine.models.package import load_model
 
     shutil.copytree(base, root / "base" / base.name)
-    s = ServerSettings(rounds=ROUNDS, min_sites=sites, epochs=LOCAL_EPOCHS, steps_per_epoch=STEPS, lr=lr,
-                       **settings)
-    report = simulate(sites, s, corrections=corrections, workdir=root, keep_weights=root / "global.npz")
+    s = ServerSettings(rounds=args.rounds, min_sites=args.sites, epochs=args.local_epochs,
+                       steps_per_epoch=args.steps, lr=args.lr, **settings)
+    report = simulate(args.sites, s, corrections=args.corrections, workdir=root, keep_weights=root / "global.npz")
     rounds = report["rounds"]
     info = {"seconds": report["seconds"], "rounds": len(rounds),
             "bytes_per_round": [r["bytes_sent"] + r["bytes_received"] for r in rounds],
@@ -144,7 +146,8 @@ def _run(args, root: Path) -> dict:
     m = loaded.manifest
     cases = held_out(args.sites, args.held_out, m)
     regression = [prepare(n, i, lab, m) for n, i, lab in load_regression_set(base)]
-    cfg = resolve_config(FinetuneConfig(epochs=EPOCHS, steps_per_epoch=STEPS, lr=args.lr), m)
+    cfg = resolve_config(FinetuneConfig(epochs=args.rounds * args.local_epochs, steps_per_epoch=args.steps,
+                                        lr=args.lr, rehearsal_per_batch=args.rehearsal_per_batch), m)
     rows = {"base": {**score(list(loaded.networks), cases, regression, m)}}
     for k in range(args.sites):
         home = sitedata.make_site(root / f"alone-{k + 1}", k, base, args.corrections)
@@ -157,15 +160,20 @@ def _run(args, root: Path) -> dict:
     os.environ["CANDOR_HOME"] = str(pooled)
     nets, info = train_alone(pooled, cfg)
     rows["centralised (pooled)"] = {**score(nets, cases, regression, m), **info}
-    variants = {"FedAvg": {"strategy": "fedavg"}, "FedProx (mu 0.1)": {"strategy": "fedprox", "proximal_mu": 0.1},
+    variants = {"FedAvg": {"strategy": "fedavg"},
+                f"FedProx (mu {args.mu})": {"strategy": "fedprox", "proximal_mu": args.mu},
                 f"FedAvg + DP (sigma {args.dp_noise}, clip {args.dp_clip})":
                     {"strategy": "fedavg", "dp_noise": args.dp_noise, "dp_clip": args.dp_clip}}
+    if args.no_dp:
+        variants.popitem()
     for i, (label, settings) in enumerate(variants.items()):
-        nets, info = federated(root / f"fed-{i}", base, args.sites, args.corrections, args.lr, **settings)
+        nets, info = federated(root / f"fed-{i}", base, args, **settings)
         rows[label] = {**score(nets, cases, regression, m), **info}
     return {"machine": _cpu(), "torch": torch.__version__, "sites": args.sites, "corrections": args.corrections,
-            "held_out_per_site": args.held_out, "steps": {"rounds": ROUNDS, "local_epochs": LOCAL_EPOCHS,
-                                                          "steps_per_epoch": STEPS, "lr": args.lr},
+            "held_out_per_site": args.held_out, "kinds": [sitedata.PROFILES[k % len(sitedata.PROFILES)].kind
+                                                          for k in range(args.sites)],
+            "steps": {"rounds": args.rounds, "local_epochs": args.local_epochs, "steps_per_epoch": args.steps,
+                      "lr": args.lr, "proximal_mu": args.mu, "rehearsal_per_batch": args.rehearsal_per_batch},
             "base_seconds": round(base_seconds, 1), "rows": rows,
             "total_seconds": round(time.perf_counter() - t0, 1)}
 
@@ -185,6 +193,28 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def targets(result: dict) -> str:
+    """The issue's targets, per federated row: mean Dice against centralised; against each site
+    alone on the other sites' cases (federated / alone); the sites' gates."""
+    rows, n = result["rows"], result["sites"]
+    central = sum(rows["centralised (pooled)"]["held_out_lesion_dice"]) / n
+
+    def others(d: list, k: int) -> float:
+        return sum(x for j, x in enumerate(d) if j != k) / (n - 1)
+
+    lines = []
+    for label, r in rows.items():
+        if "gates" not in r:
+            continue
+        d = r["held_out_lesion_dice"]
+        versus = [(others(d, k), others(rows[f"site {k + 1} alone"]["held_out_lesion_dice"], k)) for k in range(n)]
+        lines.append(f"{label}: mean {sum(d) / n:.3f} vs centralised {central:.3f} ({sum(d) / n - central:+.3f}); "
+                     "other sites' cases vs site k alone: "
+                     + ", ".join(f"{f:.3f}/{a:.3f}" for f, a in versus)
+                     + f" (better than {sum(f > a for f, a in versus)} of {n}); gates {', '.join(r['gates'])}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sites", type=int, default=3)
@@ -192,6 +222,13 @@ def main() -> int:
     p.add_argument("--held-out", type=int, default=6)
     p.add_argument("--base-epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-4, help="the sites' rate (default: candor finetune's 1e-4)")
+    p.add_argument("--rounds", type=int, default=ROUNDS)
+    p.add_argument("--local-epochs", type=int, default=LOCAL_EPOCHS)
+    p.add_argument("--steps", type=int, default=STEPS, help="optimiser steps per epoch")
+    p.add_argument("--mu", type=float, default=0.1, help="FedProx's proximal μ")
+    p.add_argument("--rehearsal-per-batch", type=int, default=2,
+                   help="replayed base cases per batch, alone and centralised (default: candor finetune's 2)")
+    p.add_argument("--no-dp", action="store_true", help="skip the DP federation (saves a third of the time)")
     p.add_argument("--dp-noise", type=float, default=0.1)
     p.add_argument("--dp-clip", type=float, default=1.0)
     p.add_argument("--out", type=Path)
@@ -200,7 +237,8 @@ def main() -> int:
     result = run(args)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
-    sys.stdout.write(table(result) + "\n" + json.dumps({k: v for k, v in result.items() if k != "rows"}) + "\n")
+    sys.stdout.write(table(result) + "\n" + targets(result) + "\n"
+                     + json.dumps({k: v for k, v in result.items() if k != "rows"}) + "\n")
     for label, r in result["rows"].items():
         if "bytes_per_round" in r:
             sys.stdout.write(f"{label}: rounds {r['rounds']}, bytes/round {r['bytes_per_round']}, "

@@ -1,11 +1,17 @@
 """Generated sites for ``candor federated simulate`` and the benchmark: a tiny lesion task.
 
-Cases are 24³ volumes at 2 mm: smooth tissue with bright lesions and dark lesions. The base
-model is trained with only the bright ones labelled, so it misses dark lesions — the systematic
-error radiologists correct. Every site corrects that error on its own scanner profile (contrast
-of the dark lesions, noise), so the sites' corrected cases differ. Each site gets its own Candor
-home: the base package (with its frozen regression set of bright-lesion cases and rehearsal
-cases) installed in its model store and its corrections queued in its correction queue.
+Cases are 24³ volumes at 2 mm: smooth tissue (about 100) with bright lesions (185) and lesions
+of a kind the base model misses. The base model is trained with only the bright ones labelled
+(its training cases also hold unlabelled dark lesions), so it misses what is not bright — the
+systematic error radiologists correct. Each site sees a *different* missed kind on its own
+scanner profile (noise), so the sites' corrections teach different things (``PROFILES``):
+
+* ``dark``: hypo-intense balls, 35 (site 1; site 4 at 55);
+* ``faint``: low-contrast hypo-intense balls, 82 — a little darker than tissue (site 2);
+* ``textured``: balls about the tissue's mean (100) but strongly heterogeneous (σ 45) (site 3).
+
+Each site gets its own Candor home: the base package (with its frozen regression set of
+bright-lesion cases and rehearsal cases) installed in its model store and its corrections queued.
 """
 
 from __future__ import annotations
@@ -22,20 +28,27 @@ SIZE = 24
 BASE_LR, BASE_AUGMENT = 5e-3, 0.3
 ARCH = {"channels": [4, 8, 16], "norm_groups": 4, "dropout": 0.1, "dropout_stages": 1}
 
+TEXTURE_SD = 45.0  # spread of a textured lesion's voxels
+KINDS = ("dark", "faint", "textured")
+
 
 @dataclass(frozen=True)
 class Profile:
-    """A site's scanner: intensity of dark lesions and noise level."""
+    """A site's scanner and case mix: the intensity (mean) of the lesions the base model misses
+    there, the noise level and the kind of those lesions (one of ``KINDS``)."""
 
     dark: float = 35.0
     noise: float = 4.0
+    kind: str = "dark"
 
 
-PROFILES = (Profile(35.0, 4.0), Profile(55.0, 6.0), Profile(20.0, 9.0), Profile(45.0, 3.0))
+PROFILES = (Profile(35.0, 4.0, "dark"), Profile(82.0, 6.0, "faint"), Profile(100.0, 5.0, "textured"),
+            Profile(55.0, 3.0, "dark"))
 
 
 def make_case(seed: int, bright: int, dark: int, profile: Profile = Profile()):
-    """(image, truth with every lesion, labels with only the bright ones) as Volumes."""
+    """(image, truth with every lesion, labels with only the bright ones) as Volumes; the ``dark``
+    lesions are of ``profile.kind``. The default profile gives the cases of earlier versions."""
     from scipy.ndimage import gaussian_filter
 
     from engine.volume import Geometry, Volume
@@ -48,8 +61,12 @@ def make_case(seed: int, bright: int, dark: int, profile: Profile = Profile()):
     zz, yy, xx = np.mgrid[:SIZE, :SIZE, :SIZE]
     for n in range(bright + dark):
         c, r = rng.integers(5, SIZE - 5, 3), rng.uniform(2.0, 3.5)
+        missed = n >= bright
         ball = (zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 <= r * r
-        level = 185.0 if n < bright else profile.dark
+        if missed and profile.kind == "textured":  # about the tissue's mean, strongly heterogeneous
+            level = profile.dark + rng.normal(0, TEXTURE_SD, int(ball.sum()))
+        else:
+            level = profile.dark if missed else 185.0
         image[ball] = level + rng.normal(0, profile.noise, int(ball.sum()))
         truth[ball] = 1
         if n < bright:
