@@ -29,6 +29,13 @@ def register(sub) -> None:
     p.add_argument("--image", required=True, metavar="PATH",
                    help="the image the mask was drawn on (DICOM folder/file or image file)")
     p.add_argument("--series", metavar="UID", help="series to use when PATH holds several")
+    add_table_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.set_defaults(func=run)
+
+
+def add_table_arguments(p) -> None:
+    """The lesion table's options, shared with ``candor report``: label, maps, connectivity, size."""
     p.add_argument("--label", metavar="NAME|ID",
                    help="label name or id (default: the label named 'lesion')")
     p.add_argument("--uncertainty", metavar="UNC",
@@ -39,8 +46,16 @@ def register(sub) -> None:
                    help="voxel neighbours that join a component: 6 (faces) or 26 (default)")
     p.add_argument("--min-ml", type=float, default=0.01, metavar="X",
                    help="components under X mL are listed but marked small (default 0.01)")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.set_defaults(func=run)
+
+
+def table_rows(args, mask, label: int) -> list:
+    """The lesion table of ``label`` with the options of :func:`add_table_arguments`."""
+    from engine.reading import lesion_table
+
+    unc = read_map(args.uncertainty, "uncertainty") if args.uncertainty else None
+    sal = read_map(args.saliency, "saliency") if args.saliency else None
+    return lesion_table(mask, label, connectivity=args.connectivity, uncertainty=unc,
+                        saliency=sal, min_ml=args.min_ml)
 
 
 def label_id(spec: str | None, table: LabelTable) -> int:
@@ -110,7 +125,6 @@ def _vector_component(path: Path, index: int, what: str):
 def run(args) -> int:
     from engine.cli.info import load_announced
     from engine.export import read_label_file
-    from engine.reading import lesion_table
 
     mask, table = read_label_file(args.mask)
     label = label_id(args.label, table)
@@ -120,10 +134,7 @@ def run(args) -> int:
     if not mask.geometry.is_close(image.geometry):
         raise InputError("the mask is not on the image's grid (size, spacing, origin or "
                          "direction differ); give the image the mask was drawn on")
-    unc = read_map(args.uncertainty, "uncertainty") if args.uncertainty else None
-    sal = read_map(args.saliency, "saliency") if args.saliency else None
-    rows = lesion_table(mask, label, connectivity=args.connectivity, uncertainty=unc,
-                        saliency=sal, min_ml=args.min_ml)
+    rows = table_rows(args, mask, label)
     name = table.get(label).name
     if args.json:
         print(json.dumps({"label": label, "name": name, "connectivity": args.connectivity,

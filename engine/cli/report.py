@@ -19,7 +19,9 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.lesions import add_table_arguments
 from engine.errors import InputError
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -34,15 +36,7 @@ def register(sub) -> None:
     p.add_argument("--reference", required=True, metavar="PATH",
                    help="the image the mask was drawn on (a DICOM folder for --sr)")
     p.add_argument("--series", metavar="UID", help="series to use when PATH holds several")
-    p.add_argument("--label", metavar="NAME|ID",
-                   help="label name or id (default: the label named 'lesion')")
-    p.add_argument("--uncertainty", metavar="UNC",
-                   help="uncertainty map on the mask's grid (`candor segment --uncertainty`)")
-    p.add_argument("--saliency", metavar="SAL", help="saliency map on the mask's grid (scalar)")
-    p.add_argument("--connectivity", type=int, choices=(6, 26), default=26,
-                   help="voxel neighbours that join a component: 6 (faces) or 26 (default)")
-    p.add_argument("--min-ml", type=float, default=0.01, metavar="X",
-                   help="components under X mL are listed but marked small (default 0.01)")
+    add_table_arguments(p)
     p.add_argument("--analysis", metavar="JSON",
                    help="the --report JSON of `candor segment`: the model and its trust verdict")
     p.add_argument("--provenance", choices=("ai", "corrected", "manual"),
@@ -121,9 +115,8 @@ def _segmentation(path: str | None):
 
 def run(args) -> int:
     from engine.cli.info import load_announced
-    from engine.cli.lesions import label_id, read_map
+    from engine.cli.lesions import label_id, table_rows
     from engine.export import read_label_file
-    from engine.reading import lesion_table
     from engine.reading.findings import Findings
     from engine.reading.report import patient_identifiers
 
@@ -143,10 +136,7 @@ def run(args) -> int:
         raise InputError("the mask is not on the reference's grid (size, spacing, origin or "
                          "direction differ); give the image the mask was drawn on")
     ids = patient_identifiers(image) if args.include_identifiers else None
-    unc = read_map(args.uncertainty, "uncertainty") if args.uncertainty else None
-    sal = read_map(args.saliency, "saliency") if args.saliency else None
-    rows = lesion_table(mask, label, connectivity=args.connectivity, uncertainty=unc,
-                        saliency=sal, min_ml=args.min_ml)
+    rows = table_rows(args, mask, label)
     findings = Findings(label, table.get(label).name, tuple(rows), connectivity=args.connectivity,
                         min_ml=args.min_ml, provenance=prov)
     written = []

@@ -228,21 +228,29 @@ def test_rename_delete_undo_and_jump(window, qtbot):
     assert len(dock.measurements) == 0 and dock.tree.topLevelItemCount() == 0
 
 
-def test_measurements_survive_crash_recovery(qtbot, tmp_path):
-    """Drawn on a session with edits, crashed (lock dropped as a killed process's is), recovered
-    in a new window: the same measurements come back, equal to the last."""
+def _window_on_scan_file(qtbot, tmp_path):
+    """A window that opened the edit helpers' scan from a NIfTI file (so a recovery can reopen it)."""
     import SimpleITK as sitk
 
-    from tests.viewer.edit_helpers import AI_TABLE, make_ai, make_scan, open_window
-    from tests.viewer.test_edit_recovery import (_crash, _paint_and_wait_for_autosave,
-                                                 _recover_from_prompt)
+    from tests.viewer.edit_helpers import make_scan, open_window
 
     scan_path = tmp_path / "scan.nii.gz"
     sitk.WriteImage(make_scan().to_sitk(), str(scan_path))
-    first = open_window(qtbot, with_ai=False)
-    with qtbot.waitSignal(first.services.opener.opened, timeout=60000):
-        first.open_path(str(scan_path))
-    activate(qtbot, first)
+    window = open_window(qtbot, with_ai=False)
+    with qtbot.waitSignal(window.services.opener.opened, timeout=60000):
+        window.open_path(str(scan_path))
+    activate(qtbot, window)
+    return window
+
+
+def test_measurements_survive_crash_recovery(qtbot, tmp_path):
+    """Drawn on a session with edits, crashed (lock dropped as a killed process's is), recovered
+    in a new window: the same measurements come back, equal to the last."""
+    from tests.viewer.edit_helpers import AI_TABLE, make_ai, open_window
+    from tests.viewer.test_edit_recovery import (_crash, _paint_and_wait_for_autosave,
+                                                 _recover_from_prompt)
+
+    first = _window_on_scan_file(qtbot, tmp_path)
     first.services.model.layers.add_labels(make_ai(), AI_TABLE, name="AI lesion")
     first.services.model.cursor.set_slice("axial", 6)
     _paint_and_wait_for_autosave(qtbot, first, 10, 10)
@@ -274,18 +282,11 @@ def test_measurements_alone_survive_a_crash_and_a_normal_close_keeps_nothing(qtb
     """A read without any edit: the ruler is autosaved on its own; after a crash the new window
     offers it ("measurements"), reopens the scan and restores it; a normal close leaves no
     session to recover."""
-    import SimpleITK as sitk
-
     from engine.editing.autosave import pending_sessions
-    from tests.viewer.edit_helpers import make_scan, open_window
+    from tests.viewer.edit_helpers import open_window
     from tests.viewer.test_edit_recovery import _crash, _recover_from_prompt
 
-    scan_path = tmp_path / "scan.nii.gz"
-    sitk.WriteImage(make_scan().to_sitk(), str(scan_path))
-    first = open_window(qtbot, with_ai=False)
-    with qtbot.waitSignal(first.services.opener.opened, timeout=60000):
-        first.open_path(str(scan_path))
-    activate(qtbot, first)
+    first = _window_on_scan_file(qtbot, tmp_path)
     session = first.services.edit.session
     session.timer.setInterval(50)
     first.services.model.cursor.set_slice("axial", 6)

@@ -61,6 +61,16 @@ class JobWatcher(QObject):
         self.deleteLater()
 
 
+def error_text(error: BaseException) -> str:
+    """A job's error as one plain sentence: a Candor error's own message, else its type only (the
+    traceback goes to the log, never to the reader)."""
+    from engine.errors import CandorError
+
+    if isinstance(error, CandorError):
+        return str(error)
+    return f"unexpected error ({type(error).__name__}); see the log"
+
+
 def outcome(job: Job, timeout: float = 10.0) -> tuple[object, BaseException | None]:
     """``(value, None)`` or ``(None, error)`` of a finished job (its future has settled by the
     time ``finished`` is emitted, so this does not block)."""

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFormLayou
 
 from engine.errors import Cancelled, CandorError, InputError
 from engine.jobs import report
-from viewer.qt.jobs_bridge import outcome, submit_watched
+from viewer.qt.jobs_bridge import error_text, outcome, submit_watched
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,6 @@ def send_job(profile, typed, files: list[Path], *, progress=None, cancel=None):
         results.extend(client.send([Path(path)]))
     report(progress, None, 1.0, f"{len(files)} files")
     return results
-
-
-def error_text(error: BaseException) -> str:
-    """A plain sentence for a job's error (never a traceback)."""
-    if isinstance(error, CandorError):
-        return str(error)
-    return f"an unexpected error ({type(error).__name__}); details are in the log"
 
 
 def _date_text(value: str) -> str:

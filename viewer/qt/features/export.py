@@ -24,7 +24,7 @@ from engine.jobs import JobState
 from engine.labels import LabelTable
 from engine.volume import Volume
 from viewer.qt.features._export_map import export_stem, safe_part
-from viewer.qt.jobs_bridge import submit_watched
+from viewer.qt.jobs_bridge import error_text, submit_watched
 from viewer.state.layers import HeatmapLayer
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ def _swatch(color: tuple[int, int, int]) -> QIcon:
 
 def _error_text(job) -> str:
     job.wait()  # done-listeners run just before the job's future holds its error
-    err = job.error
-    if isinstance(err, CandorError):
-        return str(err)
-    return f"unexpected error ({type(err).__name__}); see the log"
+    return error_text(job.error)
 
 
 class ExportDialog(QDialog):

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QListW
                                QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from engine.errors import Cancelled, CandorError
-from viewer.qt.jobs_bridge import outcome, submit_watched
-from viewer.qt.pacs_browser import PacsBrowser, ServerChooser, error_text, send_job
+from viewer.qt.jobs_bridge import error_text, outcome, submit_watched
+from viewer.qt.pacs_browser import PacsBrowser, ServerChooser, send_job
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,7 @@ from engine.labels import LabelTable
 from engine.volume import Volume
 from viewer.qt.features._export_map import export_stem, safe_part
 from viewer.qt.features.lesion_table import MIN_ML, default_label, run_maps
-from viewer.qt.jobs_bridge import outcome, submit_watched
-from viewer.state.provenance import Role
+from viewer.qt.jobs_bridge import error_text, outcome, submit_watched
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +89,13 @@ def ai_provenance(layer):
     """The report's :class:`AIProvenance` of a labels layer (role + the run's verdicts)."""
     from engine.reading.findings import AIProvenance
 
-    prov = layer.provenance
-    if not prov.has_model or layer.role not in (Role.AI, Role.CORRECTED):
+    base = layer.export_provenance()        # kind and model, as the SEG export reads them
+    if base.kind == "manual":
         return AIProvenance("manual")
+    prov = layer.provenance
     reasons = tuple(str(r) for r in ((prov.ood or {}).get("reasons") or ()))
     flag = bool(prov.ood_flag) if prov.ood is not None or prov.ood_flag else None
-    kind = "corrected" if layer.role is Role.CORRECTED else "ai"
-    return AIProvenance(kind, prov.model_name, prov.model_version, flag, reasons)
+    return AIProvenance(base.kind, base.model_name, base.model_version, flag, reasons)
 
 
 def is_dicom(image: Volume) -> bool:
@@ -229,9 +228,8 @@ class ReportDialog(QDialog):
                 error = exc
         self.write_button.setEnabled(True)
         if error is not None:
-            text = str(error) if isinstance(error, CandorError) else \
-                f"unexpected error ({type(error).__name__}); see the log"
-            log.warning("report: %s", text if isinstance(error, CandorError) else type(error).__name__)
+            text = error_text(error)
+            log.warning("report: %s", text)
             self._fail(f"The report was not written: {text}")
             return
         names = ", ".join(p.name for p in self.paths)
@@ -328,9 +326,8 @@ class ReportFeature:
         if error is None:
             self.services.status(f"Wrote {path}", 10000)
             return
-        text = str(error) if isinstance(error, CandorError) else \
-            f"unexpected error ({type(error).__name__}); see the log"
-        log.warning("label statistics: %s", text if isinstance(error, CandorError) else type(error).__name__)
+        text = error_text(error)
+        log.warning("label statistics: %s", text)
         self.services.status(f"The label statistics were not written: {text}", 10000)
 
     def open(self):
